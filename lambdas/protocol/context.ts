@@ -1,0 +1,36 @@
+import type { AuthorizerContext, WebSocketRequestContext } from '../runtime/websocket-event';
+import type { MessageParts } from './message';
+
+export interface SendOptions {
+  /** Close the connection after this message. @default false */
+  close?: boolean;
+}
+
+export interface ReplyOptions extends SendOptions {
+  /** The reply's type. @default the request's type */
+  type?: string;
+}
+
+export interface ErrorReplyOptions extends ReplyOptions {
+  /** Data to carry beside the error. @default none */
+  data?: unknown;
+}
+
+/** What a handler gets besides the request: who is calling, and how to answer. */
+export interface HandlerContext {
+  /** API Gateway's id of the calling connection. */
+  readonly connectionId: string;
+  /** What the `$connect` authorizer returned for this connection; empty without one. */
+  readonly identity: AuthorizerContext;
+  /** API Gateway's request context of this message, unchanged. */
+  readonly requestContext: WebSocketRequestContext;
+  /**
+   * Sends a message on this connection (the original's `send_message`); a message without `id`
+   * gets a random one. Messages arrive in the order they are sent.
+   */
+  send(message: MessageParts, options?: SendOptions): void;
+  /** Answers the request: its id, its type (or `options.type`) and `data` (`send_success`). */
+  reply(data?: unknown, options?: ReplyOptions): void;
+  /** Answers the request with an error (`send_error`). Throwing a `HandlerError` does the same. */
+  replyError(error: unknown, options?: ErrorReplyOptions): void;
+}

@@ -1,0 +1,98 @@
+import { handler } from '../../lambdas/websocket';
+import { roundTrip } from '../support/events';
+
+/** The replies of PROTOCOL.md §2 and §3, byte for byte, through the project's websocket Lambda. */
+const send = (body: string | undefined) => roundTrip(handler, body);
+
+function parserMessage(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`${text} is valid JSON`);
+}
+
+describe('PROTOCOL.md §2: validation, in order, with the exact replies', () => {
+  test.each([
+    ['an empty body', ''],
+    ['a missing body', undefined],
+  ])('%s: "Received empty message."', async (_case, body) => {
+    expect(await send(body)).toBe('{"error":"Received empty message."}');
+  });
+
+  test.each(['not json', '{"id": 1, "type": "ping"', "{'id': 1}", '   ', '{"id":1,}'])(
+    'invalid JSON %j: the parser message is passed on',
+    async (body) => {
+      const expected = JSON.stringify({
+        error: `Could not decode JSON message. Error: ${parserMessage(body)}`,
+      });
+      expect(await send(body)).toBe(expected);
+    },
+  );
+
+  test.each(['[1, 2, 3]', '42', '"ping"', 'null', 'true', '[]'])('%s is not an object', async (body) => {
+    expect(await send(body)).toBe('{"error":"Expected a JSON object as message."}');
+  });
+
+  test.each([
+    ['{}', 'type'],
+    ['{"id": 1}', 'type'],
+    ['{"data": {"type": "ping"}, "id": 1}', 'type'],
+    ['{"type": "ping"}', 'id'],
+    ['{"type": "nope"}', 'id'],
+  ])('%s: missing %s (type is checked first)', async (body, field) => {
+    expect(await send(body)).toBe(`{"error":"Missing required field '${field}'."}`);
+  });
+
+  test('an unknown type is answered with id, type and error', async () => {
+    expect(await send('{"id": 7, "type": "nope"}')).toBe(
+      `{"id":7,"type":"nope","error":"Unknown message type 'nope'."}`,
+    );
+  });
+
+  test.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'])(
+    'the inherited name %s is not a handler',
+    async (type) => {
+      expect(await send(JSON.stringify({ id: 1, type }))).toBe(
+        `{"id":1,"type":"${type}","error":"Unknown message type '${type}'."}`,
+      );
+    },
+  );
+
+  test('a type that is not a string is looked up by its string form and echoed as given', async () => {
+    expect(await send('{"id": 8, "type": 42}')).toBe(
+      `{"id":8,"type":42,"error":"Unknown message type '42'."}`,
+    );
+  });
+
+  test('an empty-string type is unknown and the reply omits type', async () => {
+    expect(await send('{"id": 8, "type": ""}')).toBe(`{"id":8,"error":"Unknown message type ''."}`);
+  });
+});
+
+describe('PROTOCOL.md §3: the built-in ping', () => {
+  test.each([
+    ['{"id": 5, "type": "ping"}', '{"id":5,"type":"pong"}'],
+    ['{"id":"abc","type":"ping","data":{"a":1}}', '{"id":"abc","type":"pong","data":{"a":1}}'],
+    ['{"id":5,"type":"ping","data":[1,2,3]}', '{"id":5,"type":"pong","data":{"data":[1,2,3]}}'],
+    ['{"id":5,"type":"ping","data":null}', '{"id":5,"type":"pong","data":{"data":null}}'],
+    ['{"id":5,"type":"ping","data":"text"}', '{"id":5,"type":"pong","data":{"data":"text"}}'],
+    ['{"id":5,"type":"ping","data":0}', '{"id":5,"type":"pong","data":{"data":0}}'],
+    ['{"id":5,"type":"ping","data":false}', '{"id":5,"type":"pong","data":{"data":false}}'],
+    ['{"id":5,"type":"ping","data":{}}', '{"id":5,"type":"pong"}'],
+    ['{"id":9,"type":"ping","extra":true}', '{"id":9,"type":"pong"}'],
+    ['{"type":"ping","id":1700000000000}', '{"id":1700000000000,"type":"pong"}'],
+  ])('%s → %s', async (request, reply) => {
+    expect(await send(request)).toBe(reply);
+  });
+
+  test.each(['0', 'false', 'null', '""', '{"n":1}', '[1]', '-1.5'])(
+    'the id %s is echoed exactly (the original drops falsy ids)',
+    async (id) => {
+      expect(await send(`{"id": ${id}, "type": "ping"}`)).toBe(
+        `{"id":${JSON.stringify(JSON.parse(id))},"type":"pong"}`,
+      );
+    },
+  );
+});

@@ -1,0 +1,35 @@
+import { defineHandler } from '../../lambdas/rohrpost';
+import { HandlerRegistry } from '../../lambdas/protocol/registry';
+
+const noop = () => undefined;
+
+describe('handler registry', () => {
+  test('a handler registers under one type or a list of types', () => {
+    const one = defineHandler('a', noop);
+    const many = defineHandler(['b', 'c'], noop);
+    const registry = new HandlerRegistry([one, many]);
+    expect(registry.get('a')).toBe(one);
+    expect(registry.get('b')).toBe(many);
+    expect(registry.get('c')).toBe(many);
+    expect(registry.types).toEqual(['a', 'b', 'c']);
+  });
+
+  test('registering a type twice fails at registration and names the type', () => {
+    const registry = new HandlerRegistry([defineHandler(['ping', 'other'], noop)]);
+    expect(() => registry.register(defineHandler(['x', 'ping'], noop))).toThrow(
+      "Message type 'ping' already has a handler; each type can have only one.",
+    );
+    expect(registry.get('x')).toBeUndefined();
+  });
+
+  test('only registered types are found, never inherited names', () => {
+    const registry = new HandlerRegistry([defineHandler('ping', noop)]);
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__defineGetter__']) {
+      expect(registry.get(name)).toBeUndefined();
+    }
+  });
+
+  test.each([[[]], [['']], [[42 as unknown as string]]])('defineHandler refuses the types %j', (types) => {
+    expect(() => defineHandler(types, noop)).toThrow(/at least one message type|non-empty strings/);
+  });
+});

@@ -1,0 +1,192 @@
+import type { Connections } from '../../lambdas/delivery/connections';
+import { defineHandler, HandlerError } from '../../lambdas/rohrpost';
+import type { HandleFunction } from '../../lambdas/rohrpost';
+import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { connectEvent, disconnectEvent } from '../../sandbox/events';
+import { frame, roundTrip, testConnection } from '../support/events';
+import { recordingLogger } from '../support/recording-logger';
+
+/** Connections that count calls: a plain reply must make none. */
+function countingConnections() {
+  const calls: string[] = [];
+  const connections: Connections = {
+    post: (id) => (calls.push(`post ${id}`), Promise.resolve()),
+    close: (id) => (calls.push(`close ${id}`), Promise.resolve()),
+  };
+  return { calls, connections };
+}
+
+function setUp(type: string, handle: HandleFunction) {
+  const logger = recordingLogger();
+  const { calls, connections } = countingConnections();
+  const handler = createWebSocketHandler({
+    handlers: [defineHandler(type, handle)],
+    connections: () => connections,
+    logger,
+  });
+  return { handler, logger, calls, send: (body: string) => roundTrip(handler, body) };
+}
+
+describe('replies', () => {
+  test('a reply travels as the route response and costs no management-API call', async () => {
+    const { send, calls } = setUp('echo', (request, context) => context.reply(request.data));
+    expect(await send('{"id": 1, "type": "echo", "data": {"x": [1, 2]}}')).toBe(
+      '{"id":1,"type":"echo","data":{"x":[1,2]}}',
+    );
+    expect(calls).toEqual([]);
+  });
+
+  test('keys are in protocol order and empty data is left out', async () => {
+    const { send } = setUp('ordered', (_request, context) =>
+      context.send({ data: { a: 1 }, error: 'no', type: 't', id: 3 }),
+    );
+    expect(await send('{"id": 1, "type": "ordered"}')).toBe(
+      '{"id":3,"type":"t","error":"no","data":{"a":1}}',
+    );
+  });
+
+  test.each([[undefined], [null], [{}]])('data %j is left out', async (data) => {
+    const { send } = setUp('empty', (_request, context) => context.reply(data));
+    expect(await send('{"id": 1, "type": "empty"}')).toBe('{"id":1,"type":"empty"}');
+  });
+
+  test('a message without id is server-initiated and gets a random positive integer id', async () => {
+    const { handler } = setUp('push', (_request, context) => context.send({ type: 'news' }));
+    const ids = new Set<unknown>();
+    for (let i = 0; i < 20; i++) {
+      const reply = JSON.parse((await roundTrip(handler, '{"id": 1, "type": "push"}'))!) as { id: unknown };
+      expect(Number.isSafeInteger(reply.id) && (reply.id as number) > 0).toBe(true);
+      ids.add(reply.id);
+    }
+    expect(ids.size).toBeGreaterThan(1);
+  });
+
+  test('a handler that sends nothing returns no body', async () => {
+    const { handler } = setUp('silent', () => undefined);
+    expect(await handler(frame('{"id": 1, "type": "silent"}'))).toEqual({ statusCode: 200 });
+  });
+
+  test('replyError answers with the request id and type, error and data', async () => {
+    const { send } = setUp('check', (_request, context) =>
+      context.replyError('Not yet.', { data: { retry: 5 } }),
+    );
+    expect(await send('{"id": "x", "type": "check"}')).toBe(
+      '{"id":"x","type":"check","error":"Not yet.","data":{"retry":5}}',
+    );
+  });
+
+  test('the handler sees the whole request, extra fields included, and its connection', async () => {
+    const seen: unknown[] = [];
+    const { handler } = setUp('look', (request, context) => {
+      seen.push(request, context.connectionId, context.identity, context.requestContext.routeKey);
+    });
+    const connection = testConnection({ authorizer: { principalId: 'user-1', tenant: 't1' } });
+    await handler(frame('{"id": 1, "type": "look", "auth_jwt": "token"}', connection));
+    expect(seen).toEqual([
+      { id: 1, type: 'look', auth_jwt: 'token' },
+      connection.connectionId,
+      { principalId: 'user-1', tenant: 't1' },
+      '$default',
+    ]);
+  });
+
+  test('a base64-encoded (binary) frame is decoded as UTF-8 text', async () => {
+    const { handler } = setUp('echo', (request, context) => context.reply(request.data));
+    const event = frame(Buffer.from('{"id": 2, "type": "echo", "data": "grüße"}').toString('base64'));
+    event.isBase64Encoded = true;
+    expect((await handler(event)).body).toBe('{"id":2,"type":"echo","data":"grüße"}');
+  });
+});
+
+describe('failures never escape', () => {
+  test('a HandlerError becomes an error reply with its message', async () => {
+    const { send, logger } = setUp('secret', () => {
+      throw new HandlerError('Access denied.');
+    });
+    expect(await send('{"id": 4, "type": "secret"}')).toBe(
+      '{"id":4,"type":"secret","error":"Access denied."}',
+    );
+    expect(logger.entries).toEqual([]);
+  });
+
+  test('a HandlerError may carry a structured error and data', async () => {
+    const { send } = setUp('secret', () => {
+      throw new HandlerError({ code: 403, reason: 'group' }, { data: { group: 'note-1' } });
+    });
+    expect(await send('{"id": 4, "type": "secret"}')).toBe(
+      '{"id":4,"type":"secret","error":{"code":403,"reason":"group"},"data":{"group":"note-1"}}',
+    );
+  });
+
+  test.each([
+    [
+      'a thrown error',
+      () => {
+        throw new Error('database password is hunter2');
+      },
+    ],
+    ['a rejected promise', () => Promise.reject(new TypeError('cannot read x of undefined'))],
+    [
+      'a thrown non-error',
+      () => {
+        throw 'just a string'; // eslint-disable-line @typescript-eslint/only-throw-error
+      },
+    ],
+  ])('%s is logged with its stack and answered without internals', async (_case, handle) => {
+    const { send, logger } = setUp('boom', handle);
+    const reply = await send('{"id": 5, "type": "boom"}');
+    expect(reply).toBe('{"id":5,"type":"boom","error":"Internal server error."}');
+    expect(logger.entries).toHaveLength(1);
+    expect(logger.entries[0]).toMatchObject({
+      level: 'error',
+      message: 'Handler failed',
+      fields: { type: 'boom' },
+    });
+  });
+
+  test('the stack of an unexpected error reaches the log', async () => {
+    const { send, logger } = setUp('boom', () => {
+      throw new Error('kaput');
+    });
+    await send('{"id": 5, "type": "boom"}');
+    expect((logger.entries[0]?.fields?.error as Error).stack).toContain('kaput');
+  });
+
+  test('data that cannot be serialised is an internal error, not a crash', async () => {
+    const { send, logger } = setUp('big', (_request, context) => context.reply({ n: 10n }));
+    expect(await send('{"id": 6, "type": "big"}')).toBe(
+      '{"id":6,"type":"big","error":"Internal server error."}',
+    );
+    expect(logger.entries).toHaveLength(1);
+  });
+
+  test('a HandlerError whose data cannot be serialised is an internal error', async () => {
+    const { send } = setUp('big', () => {
+      throw new HandlerError('no', { data: { n: 10n } });
+    });
+    expect(await send('{"id": 6, "type": "big"}')).toBe(
+      '{"id":6,"type":"big","error":"Internal server error."}',
+    );
+  });
+
+  test('a malformed event is answered with 500, not an exception', async () => {
+    const { handler, logger } = setUp('x', () => undefined);
+    const result = await handler({} as never);
+    expect(result).toEqual({ statusCode: 500, body: '{"error":"Internal server error."}' });
+    expect(logger.entries[0]?.level).toBe('error');
+  });
+});
+
+describe('connection lifecycle routes', () => {
+  test.each([
+    ['$connect', connectEvent(testConnection(), { headers: {}, query: {} })],
+    [
+      '$disconnect',
+      disconnectEvent(testConnection(), { headers: {}, query: {} }, { code: 1000, reason: '' }),
+    ],
+  ])('%s answers 200 without a body', async (_route, event) => {
+    const { handler, calls } = setUp('x', () => undefined);
+    expect(await handler(event)).toEqual({ statusCode: 200 });
+    expect(calls).toEqual([]);
+  });
+});
