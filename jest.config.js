@@ -13,5 +13,7 @@ module.exports = {
     ],
   },
   testMatch: ['**/*.test.ts'],
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/aws-environment.ts'],
 };

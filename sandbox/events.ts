@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { WebSocketAuthorizerEvent } from '../lambdas/runtime/authorizer';
 import type { AuthorizerContext, WebSocketEvent } from '../lambdas/runtime/websocket-event';
 
 /** What API Gateway knows about a connection and copies into every event of it. */
@@ -47,6 +48,22 @@ export function connectEvent(
     ...handshakeFields(handshake),
     requestContext: requestContext(connection, '$connect', 'CONNECT', now),
     isBase64Encoded: false,
+  };
+}
+
+/** The event a Lambda REQUEST authorizer gets before `$connect`. */
+export function authorizerEvent(
+  connection: ConnectionDetails,
+  handshake: HandshakeDetails,
+  methodArn: string,
+  now = Date.now(),
+): WebSocketAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn,
+    ...handshakeFields(handshake),
+    stageVariables: {},
+    requestContext: requestContext(connection, '$connect', 'CONNECT', now),
   };
 }
 

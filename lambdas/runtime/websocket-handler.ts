@@ -10,6 +10,8 @@ import type { MessageHandler } from '../protocol/registry';
 import { HandlerRegistry } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
 import { parseFrame, ProtocolErrors } from '../protocol/request';
+import type { ConnectRequest } from './connect';
+import { ConnectionRefusedError, connectRequest } from './connect';
 import { Outbox } from './outbox';
 import type {
   AuthorizerContext,
@@ -21,6 +23,11 @@ import type {
 export interface WebSocketHandlerOptions {
   /** The message handlers that `$default` frames are routed to by their `type`. */
   handlers: Iterable<MessageHandler>;
+  /**
+   * Runs on `$connect`, before the handshake completes; throw `ConnectionRefusedError` to refuse
+   * the connection with its status code. @default every connection is accepted
+   */
+  onConnect?: (request: ConnectRequest) => void | Promise<void>;
   /** The connections that extra messages are posted to. @default the management API of the calling stage */
   connections?: (requestContext: WebSocketRequestContext) => Connections;
   /** Where failures are logged. @default a JSON logger for service `rohrpost-websocket` */
@@ -78,6 +85,21 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     return routeResponse(internalErrorReply(request));
   }
 
+  async function handleConnect(event: WebSocketEvent): Promise<WebSocketResult> {
+    if (!options.onConnect) return OK;
+    try {
+      await options.onConnect(connectRequest(event));
+      return OK;
+    } catch (error) {
+      if (error instanceof ConnectionRefusedError) return { statusCode: error.statusCode };
+      logger.error('$connect failed; the connection is refused', {
+        connectionId: event.requestContext.connectionId,
+        error,
+      });
+      return { statusCode: 500 };
+    }
+  }
+
   function answerFailure(context: Invocation, typeName: string, error: unknown): void {
     if (error instanceof HandlerError) {
       try {
@@ -95,6 +117,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     try {
       switch (event.requestContext.eventType) {
         case 'CONNECT':
+          return await handleConnect(event);
         case 'DISCONNECT':
           return OK;
         default:

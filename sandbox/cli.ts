@@ -1,0 +1,121 @@
+/**
+ * `npm start`: runs the project locally, API Gateway, Lambda and DynamoDB Local included.
+ */
+import { parseArgs } from 'node:util';
+import config from '../rohrpost.config';
+import { consoleReporter } from './console-reporter';
+import { JavaMissingError } from './dynamodb-local';
+import type { Sandbox } from './sandbox';
+import { startSandbox } from './sandbox';
+
+// Lambda runs Node 22+; the SDK's notice about this machine's Node version is not actionable here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const HELP = `Usage: npm start -- [options]
+
+Runs rohrpost locally: the WebSocket API and its management API as API Gateway serves them,
+the functions as Lambda runs them, and DynamoDB Local with the configured tables.
+
+Options:
+  --port <n>                 WebSocket and management API port (default 3001; 0 picks a free one)
+  --dynamodb-port <n>        DynamoDB Local's port (default: a free one)
+  --dynamodb-endpoint <url>  use the DynamoDB at this URL instead of starting DynamoDB Local
+  --stage <name>             API Gateway stage name (default local)
+  --quiet                    log only failures, not every frame and invocation
+  --no-watch                 do not reload functions when their source files change
+  -h, --help                 show this help
+`;
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '3001' },
+      'dynamodb-port': { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
+      stage: { type: 'string', default: 'local' },
+      quiet: { type: 'boolean', default: false },
+      'no-watch': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const port = (name: string, value: string | undefined) => {
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 0 || number > 65535) {
+      throw new Error(`--${name} must be a port number from 0 to 65535, not '${value}'.`);
+    }
+    return number;
+  };
+  return {
+    help: values.help,
+    port: port('port', values.port)!,
+    dynamodb: values['dynamodb-endpoint']
+      ? { endpoint: values['dynamodb-endpoint'] }
+      : { port: port('dynamodb-port', values['dynamodb-port']) },
+    stage: values.stage,
+    quiet: values.quiet,
+    watch: !values['no-watch'],
+  };
+}
+
+async function main(): Promise<void> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (options.help) return void process.stdout.write(HELP);
+
+  const started = Date.now();
+  const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+  let sandbox: Sandbox;
+  try {
+    sandbox = await startSandbox({
+      config,
+      port: options.port,
+      stage: options.stage,
+      dynamodb: options.dynamodb,
+      watch: options.watch,
+      reporter: consoleReporter({ quiet: options.quiet, color }),
+    });
+  } catch (error) {
+    const message = error instanceof JavaMissingError ? error.message : (error as Error).stack;
+    process.stderr.write(`The sandbox could not start.\n${message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+
+  const tables = Object.values(sandbox.tableNames).join(', ');
+  process.stdout.write(
+    `\nrohrpost sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n` +
+      `  WebSocket       ${sandbox.websocketUrl}\n` +
+      `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
+      `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n\n` +
+      `  Try it: npm run client, then type {"id": 1, "type": "ping"}\n` +
+      `  ${options.watch ? 'Saved changes to the functions reload them. ' : ''}Stop with Ctrl-C.\n\n`,
+  );
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      process.stdout.write('Stopping at once.\n');
+      process.exit(130);
+    }
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping the sandbox...\n`);
+    sandbox.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`${(error as Error).stack}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+void main();

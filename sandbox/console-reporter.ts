@@ -1,0 +1,68 @@
+import type { SandboxReporter } from './sandbox';
+
+const MAX_FRAME_CHARACTERS = 300;
+
+interface Style {
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+  cyan(text: string): string;
+  yellow(text: string): string;
+}
+
+const ANSI: Style = {
+  dim: (text) => `\x1b[2m${text}\x1b[22m`,
+  red: (text) => `\x1b[31m${text}\x1b[39m`,
+  green: (text) => `\x1b[32m${text}\x1b[39m`,
+  cyan: (text) => `\x1b[36m${text}\x1b[39m`,
+  yellow: (text) => `\x1b[33m${text}\x1b[39m`,
+};
+const PLAIN: Style = { dim: (t) => t, red: (t) => t, green: (t) => t, cyan: (t) => t, yellow: (t) => t };
+
+/**
+ * The sandbox's log on a terminal: each frame in (→) and out (←), each invocation (λ), the
+ * functions' own output. `quiet` keeps only what needs attention: failures, refusals, reloads
+ * and what functions write to stderr.
+ */
+export function consoleReporter(options: {
+  quiet: boolean;
+  color: boolean;
+  write?: (line: string) => void;
+}): SandboxReporter {
+  const style = options.color ? ANSI : PLAIN;
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const at = () => style.dim(new Date().toISOString().slice(11, 23));
+  const short = (connectionId: string) => style.cyan(connectionId);
+  const verbose = (line: () => string) => {
+    if (!options.quiet) write(`${at()} ${line()}`);
+  };
+  const always = (line: string) => write(`${at()} ${line}`);
+
+  return {
+    connected: (connectionId, sourceIp) =>
+      verbose(() => `${style.green('+')} ${short(connectionId)} connected from ${sourceIp}`),
+    disconnected: (connectionId, code, reason) =>
+      verbose(
+        () => `${style.yellow('-')} ${short(connectionId)} closed ${code}${reason ? ` ${reason}` : ''}`,
+      ),
+    refused: (status, reason) => always(`${style.yellow('x')} connection refused with ${status} ${reason}`),
+    frame: (direction, connectionId, text) =>
+      verbose(() => `${direction === 'in' ? '→' : '←'} ${short(connectionId)} ${truncate(text)}`),
+    invoked: (route, connectionId, milliseconds, outcome) =>
+      verbose(() => style.dim(`λ ${route} ${connectionId} ${milliseconds} ms → ${outcome}`)),
+    failed: (message) => always(style.red(`! ${message}`)),
+    output: (functionName, line, stream) => {
+      if (stream === 'stderr') always(`${style.dim(`[${functionName}]`)} ${style.red(line)}`);
+      else verbose(() => `${style.dim(`[${functionName}]`)} ${line}`);
+    },
+    reloaded: (functionName, milliseconds) =>
+      always(style.green(`↻ ${functionName} reloaded (${milliseconds} ms)`)),
+    functionFailed: (functionName, message) => always(style.red(`! ${functionName}: ${message}`)),
+  };
+}
+
+function truncate(text: string): string {
+  return text.length > MAX_FRAME_CHARACTERS
+    ? `${text.slice(0, MAX_FRAME_CHARACTERS)}… (${text.length} characters)`
+    : text;
+}

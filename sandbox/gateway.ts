@@ -1,0 +1,452 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { RawData, WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
+import type { WebSocketAuthorizerResult } from '../lambdas/runtime/authorizer';
+import type { AuthorizerContext, WebSocketResult } from '../lambdas/runtime/websocket-event';
+import { policyAllows } from './authorizer-policy';
+import type { ConnectionDetails, HandshakeDetails } from './events';
+import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
+import { FrameSizeGuard } from './frame-guard';
+import { FunctionError } from './local-function';
+import type { ConnectionInfo, ManagedConnections } from './management-api';
+import { serveManagementApi } from './management-api';
+
+/** API Gateway's quotas, shortened in tests. */
+export interface GatewayLimits {
+  readonly maxFrameBytes: number;
+  readonly maxMessageBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnectionMs: number;
+  readonly integrationTimeoutMs: number;
+}
+
+/** Something the gateway can invoke: a local Lambda function. */
+export interface Invokable {
+  invoke(event: unknown): Promise<unknown>;
+}
+
+export interface GatewayFunctions {
+  /** Serves `$connect`, `$disconnect` and `$default`. */
+  readonly websocket: Invokable;
+  /** A REQUEST authorizer run before `$connect`. */
+  readonly authorizer?: { readonly function: Invokable; readonly identitySource: readonly string[] };
+}
+
+/** What the gateway tells the sandbox's log. */
+export interface GatewayReporter {
+  connected(connectionId: string, sourceIp: string): void;
+  refused(status: number, reason: string): void;
+  disconnected(connectionId: string, code: number, reason: string): void;
+  frame(direction: 'in' | 'out', connectionId: string, text: string): void;
+  invoked(route: string, connectionId: string, milliseconds: number, outcome: string): void;
+  failed(message: string): void;
+}
+
+export interface GatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly stage: string;
+  readonly apiId: string;
+  readonly region: string;
+  readonly limits: GatewayLimits;
+  readonly reporter: GatewayReporter;
+}
+
+interface LiveConnection {
+  readonly details: ConnectionDetails;
+  readonly handshake: HandshakeDetails;
+  readonly socket: WebSocket;
+  lastActiveAt: number;
+  idleTimer: NodeJS.Timeout;
+  readonly lifetimeTimer: NodeJS.Timeout;
+  /** A frame over the limit arrived: nothing more from this client is delivered. */
+  oversized: boolean;
+}
+
+type Authorization =
+  | { readonly allowed: true; readonly context: AuthorizerContext }
+  | { readonly allowed: false; readonly status: number };
+
+/** API Gateway closes idle and over-age connections with "going away". */
+const GOING_AWAY = 1001;
+const MESSAGE_TOO_BIG = 1009;
+
+/**
+ * The sandbox's API Gateway WebSocket API: it completes a handshake only after the authorizer
+ * and `$connect` allow it, turns frames into the events API Gateway sends, delivers route
+ * responses, enforces the frame, message, idle and lifetime limits, calls `$disconnect` when a
+ * socket closes, and serves the management API (`@connections`) on the same port.
+ */
+export class Gateway implements ManagedConnections {
+  private readonly server = createServer((request, response) => this.serveHttp(request, response));
+  private readonly sockets: WebSocketServer;
+  private readonly connections = new Map<string, LiveConnection>();
+  private readonly disconnecting = new Set<Promise<void>>();
+  private functions: GatewayFunctions | undefined;
+
+  constructor(private readonly options: GatewayOptions) {
+    this.sockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.limits.maxMessageBytes,
+      perMessageDeflate: false,
+    });
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => undefined);
+      this.upgrade(request, socket as Socket, head).catch((error: unknown) => {
+        options.reporter.failed(`handshake failed: ${(error as Error).stack ?? String(error)}`);
+        reject(socket, 500);
+      });
+    });
+  }
+
+  /** Binds the port; connections are refused with 503 until `attach` gives the gateway its functions. */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => resolve());
+    });
+  }
+
+  attach(functions: GatewayFunctions): void {
+    this.functions = functions;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The management API's endpoint, for ROHRPOST_MANAGEMENT_ENDPOINT and the SDK client. */
+  get managementEndpoint(): string {
+    return `http://${this.options.host}:${this.port}/${this.options.stage}`;
+  }
+
+  /** Open connections right now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Closes every connection (their `$disconnect` runs) and the server. */
+  async stop(): Promise<void> {
+    for (const connection of this.connections.values()) connection.socket.close(GOING_AWAY, 'Going away');
+    await Promise.race([
+      Promise.all([...this.disconnecting]),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
+    for (const connection of this.connections.values()) connection.socket.terminate();
+    this.sockets.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ManagedConnections: the management API's view of the live connections.
+
+  send(connectionId: string, message: string): boolean {
+    const connection = this.connections.get(connectionId);
+    if (!connection || connection.socket.readyState !== connection.socket.OPEN) return false;
+    this.deliver(connection, message);
+    return true;
+  }
+
+  close(connectionId: string): boolean {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return false;
+    connection.socket.close(1000);
+    return true;
+  }
+
+  info(connectionId: string): ConnectionInfo | undefined {
+    const connection = this.connections.get(connectionId);
+    if (!connection) return undefined;
+    const { connectedAt, sourceIp, userAgent } = connection.details;
+    return { connectedAt, lastActiveAt: connection.lastActiveAt, sourceIp, userAgent };
+  }
+
+  private serveHttp(request: IncomingMessage, response: ServerResponse): void {
+    if (serveManagementApi(request, response, this)) return;
+    if (this.isWebSocketPath(request.url)) {
+      response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      return void response.end('This is a WebSocket endpoint: connect with a WebSocket client.\n');
+    }
+    response.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Forbidden"}');
+  }
+
+  private isWebSocketPath(url: string | undefined): boolean {
+    const path = (url ?? '/').split('?')[0]!;
+    return path === '/' || path === `/${this.options.stage}` || path === `/${this.options.stage}/`;
+  }
+
+  private async upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const { reporter } = this.options;
+    if (!this.isWebSocketPath(request.url)) return reject(socket, 403);
+    const functions = this.functions;
+    if (!functions) return reject(socket, 503);
+
+    const handshake = handshakeOf(request, socket);
+    const details: ConnectionDetails = {
+      connectionId: generateGatewayId(),
+      connectedAt: Date.now(),
+      apiId: this.options.apiId,
+      stage: this.options.stage,
+      domainName: request.headers.host ?? `${this.options.host}:${this.port}`,
+      sourceIp: socket.remoteAddress ?? '127.0.0.1',
+      userAgent: request.headers['user-agent'],
+    };
+
+    let connection = details;
+    if (functions.authorizer) {
+      const authorization = await this.authorize(functions.authorizer, details, handshake);
+      if (!authorization.allowed) {
+        reporter.refused(authorization.status, 'by the authorizer');
+        return reject(socket, authorization.status);
+      }
+      connection = { ...details, authorizer: authorization.context };
+    }
+
+    const started = Date.now();
+    const status = await this.invokeRoute(functions.websocket, connectEvent(connection, handshake)).then(
+      (result) => (result && typeof result.statusCode === 'number' ? result.statusCode : 200),
+      () => 500,
+    );
+    reporter.invoked('$connect', details.connectionId, Date.now() - started, String(status));
+    if (status < 200 || status > 299) {
+      reporter.refused(status, 'by $connect');
+      return reject(socket, status);
+    }
+    if (socket.destroyed) {
+      // The client left while $connect ran: API Gateway still reports the disconnect.
+      this.trackDisconnect(functions, connection, handshake, { code: 1006, reason: '' });
+      return;
+    }
+    this.sockets.handleUpgrade(request, socket, head, (webSocket) =>
+      this.open(webSocket, socket, connection, handshake),
+    );
+  }
+
+  private async authorize(
+    authorizer: NonNullable<GatewayFunctions['authorizer']>,
+    details: ConnectionDetails,
+    handshake: HandshakeDetails,
+  ): Promise<Authorization> {
+    if (!authorizer.identitySource.every((source) => identityValue(source, handshake))) {
+      return { allowed: false, status: 401 };
+    }
+    const methodArn = `arn:aws:execute-api:${this.options.region}:000000000000:${details.apiId}/${details.stage}/$connect`;
+    const started = Date.now();
+    let result: WebSocketAuthorizerResult;
+    try {
+      result = (await authorizer.function.invoke(
+        authorizerEvent(details, handshake, methodArn),
+      )) as WebSocketAuthorizerResult;
+    } catch (error) {
+      const unauthorized =
+        error instanceof FunctionError &&
+        error.reason === 'handler-error' &&
+        /: Unauthorized$/.test(error.message);
+      if (!unauthorized) this.options.reporter.failed(`authorizer failed: ${(error as Error).message}`);
+      return { allowed: false, status: unauthorized ? 401 : 500 };
+    }
+    const integrationLatency = Date.now() - started;
+    if (!result || typeof result.principalId !== 'string') {
+      this.options.reporter.failed('authorizer returned no principalId: API Gateway answers 500');
+      return { allowed: false, status: 500 };
+    }
+    const badKey = Object.entries(result.context ?? {}).find(
+      ([, v]) => !['string', 'number', 'boolean'].includes(typeof v),
+    );
+    if (badKey) {
+      this.options.reporter.failed(
+        `authorizer context '${badKey[0]}' is not a string, number or boolean: API Gateway answers 500`,
+      );
+      return { allowed: false, status: 500 };
+    }
+    if (!policyAllows(result.policyDocument, methodArn)) return { allowed: false, status: 403 };
+    return {
+      allowed: true,
+      context: { ...result.context, principalId: result.principalId, integrationLatency },
+    };
+  }
+
+  private open(
+    webSocket: WebSocket,
+    socket: Socket,
+    details: ConnectionDetails,
+    handshake: HandshakeDetails,
+  ): void {
+    const { limits, reporter } = this.options;
+    const connection: LiveConnection = {
+      details,
+      handshake,
+      socket: webSocket,
+      lastActiveAt: Date.now(),
+      idleTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.idleTimeoutMs),
+      lifetimeTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.maxConnectionMs),
+      oversized: false,
+    };
+    this.connections.set(details.connectionId, connection);
+
+    // Runs before ws reads the bytes, so an oversized frame is never delivered.
+    const guard = new FrameSizeGuard(limits.maxFrameBytes);
+    socket.prependListener('data', (chunk: Buffer) => {
+      if (!connection.oversized && !guard.accept(chunk)) {
+        connection.oversized = true;
+        webSocket.close(MESSAGE_TOO_BIG, 'Message too big');
+      }
+    });
+    webSocket.on('message', (data, isBinary) => this.receive(connection, data, isBinary));
+    webSocket.on('error', (error) => reporter.failed(`connection ${details.connectionId}: ${error.message}`));
+    webSocket.on('close', (code, reason) => this.closed(connection, code, reason.toString()));
+    reporter.connected(details.connectionId, details.sourceIp);
+  }
+
+  private receive(connection: LiveConnection, data: RawData, isBinary: boolean): void {
+    if (connection.oversized || !this.functions) return;
+    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+    const { details } = connection;
+    this.touch(connection);
+    const text = isBinary ? buffer.toString('base64') : buffer.toString('utf8');
+    this.options.reporter.frame(
+      'in',
+      details.connectionId,
+      isBinary ? `<${buffer.length} binary bytes>` : text,
+    );
+    const event = messageEvent(details, text);
+    event.isBase64Encoded = isBinary;
+    const started = Date.now();
+    const requestId = event.requestContext.requestId;
+    void this.invokeRoute(this.functions.websocket, event).then(
+      (result) => {
+        this.options.reporter.invoked(
+          '$default',
+          details.connectionId,
+          Date.now() - started,
+          String(result?.statusCode ?? 200),
+        );
+        if (typeof result?.body === 'string' && result.body !== '') this.respond(connection, result.body);
+      },
+      (error: unknown) => {
+        const timedOut =
+          error instanceof IntegrationTimeout ||
+          (error instanceof FunctionError && error.reason === 'timeout');
+        const message = timedOut ? 'Endpoint request timed out' : 'Internal server error';
+        this.options.reporter.invoked('$default', details.connectionId, Date.now() - started, message);
+        if (!timedOut) this.options.reporter.failed(`$default failed: ${(error as Error).message}`);
+        this.respond(connection, JSON.stringify({ message, connectionId: details.connectionId, requestId }));
+      },
+    );
+  }
+
+  /** Sends a route response, which is subject to the same size limit as any message. */
+  private respond(connection: LiveConnection, body: string): void {
+    const size = Buffer.byteLength(body);
+    if (size > this.options.limits.maxMessageBytes) {
+      this.options.reporter.failed(
+        `route response of ${size} bytes to ${connection.details.connectionId} not sent: the limit is ${this.options.limits.maxMessageBytes}`,
+      );
+      return;
+    }
+    if (connection.socket.readyState === connection.socket.OPEN) this.deliver(connection, body);
+  }
+
+  private deliver(connection: LiveConnection, message: string): void {
+    this.touch(connection);
+    this.options.reporter.frame('out', connection.details.connectionId, message);
+    connection.socket.send(message);
+  }
+
+  private touch(connection: LiveConnection): void {
+    connection.lastActiveAt = Date.now();
+    connection.idleTimer.refresh();
+  }
+
+  private closed(connection: LiveConnection, code: number, reason: string): void {
+    clearTimeout(connection.idleTimer);
+    clearTimeout(connection.lifetimeTimer);
+    this.connections.delete(connection.details.connectionId);
+    this.options.reporter.disconnected(connection.details.connectionId, code, reason);
+    if (this.functions)
+      this.trackDisconnect(this.functions, connection.details, connection.handshake, { code, reason });
+  }
+
+  private trackDisconnect(
+    functions: GatewayFunctions,
+    details: ConnectionDetails,
+    handshake: HandshakeDetails,
+    close: { code: number; reason: string },
+  ): void {
+    const started = Date.now();
+    const done = this.invokeRoute(functions.websocket, disconnectEvent(details, handshake, close)).then(
+      (result) =>
+        this.options.reporter.invoked(
+          '$disconnect',
+          details.connectionId,
+          Date.now() - started,
+          String(result?.statusCode ?? 200),
+        ),
+      (error: unknown) => this.options.reporter.failed(`$disconnect failed: ${(error as Error).message}`),
+    );
+    this.disconnecting.add(done);
+    void done.finally(() => this.disconnecting.delete(done));
+  }
+
+  /** Invokes a route's function, giving up after API Gateway's integration timeout. */
+  private invokeRoute(fn: Invokable, event: unknown): Promise<WebSocketResult | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, rejectTimeout) => {
+      timer = setTimeout(
+        () => rejectTimeout(new IntegrationTimeout()),
+        this.options.limits.integrationTimeoutMs,
+      );
+    });
+    return Promise.race([fn.invoke(event) as Promise<WebSocketResult | undefined>, timeout]).finally(() =>
+      clearTimeout(timer),
+    );
+  }
+}
+
+class IntegrationTimeout extends Error {
+  constructor() {
+    super('the integration timed out');
+  }
+}
+
+/** Ends a handshake with an HTTP error, as API Gateway refuses a connection. */
+function reject(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ message: STATUS_CODES[status] ?? 'Error' });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+/** The upgrade request's headers (as the client spelled them) and query, plus API Gateway's own headers. */
+function handshakeOf(request: IncomingMessage, socket: Socket): HandshakeDetails {
+  const headers: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!;
+    (headers[name] ??= []).push(request.rawHeaders[i + 1]!);
+  }
+  headers['X-Forwarded-For'] ??= [socket.remoteAddress ?? '127.0.0.1'];
+  headers['X-Forwarded-Port'] ??= [String(socket.localPort ?? '')];
+  headers['X-Forwarded-Proto'] ??= ['http'];
+  const query: Record<string, string[]> = {};
+  for (const [name, value] of new URL(request.url ?? '/', 'http://sandbox').searchParams) {
+    (query[name] ??= []).push(value);
+  }
+  return { headers, query };
+}
+
+/** The value an identity source (`route.request.querystring.token`, `route.request.header.Auth`) names. */
+function identityValue(source: string, handshake: HandshakeDetails): string | undefined {
+  const [, where, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
+  if (!where || !name) return undefined;
+  if (where === 'querystring') return handshake.query[name]?.at(-1) || undefined;
+  const header = Object.keys(handshake.headers).find((key) => key.toLowerCase() === name.toLowerCase());
+  return (header && handshake.headers[header]?.at(-1)) || undefined;
+}

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FunctionError, LocalFunction } from '../../sandbox/local-function';
+import { eventually, recordingReporter } from '../support/recording-reporter';
+
+/** Local Lambda functions: built by esbuild, run in worker threads, reloaded on change. */
+describe('LocalFunction', () => {
+  const sources = mkdtempSync(join(tmpdir(), 'local-function-'));
+  const buildDirectory = join(__dirname, '../../node_modules/.cache/rohrpost-test', String(process.pid));
+  const started: LocalFunction[] = [];
+  const reporter = recordingReporter();
+  let count = 0;
+
+  async function start(
+    source: string,
+    options: { watch?: boolean; timeoutMs?: number; environment?: Record<string, string> } = {},
+  ) {
+    const name = `fn-${count++}`;
+    const entry = join(sources, `${name}.ts`);
+    writeFileSync(entry, source);
+    const fn = await LocalFunction.start({
+      name,
+      entry,
+      handler: 'handler',
+      memorySize: 128,
+      timeoutMs: options.timeoutMs ?? 2_000,
+      environment: options.environment ?? {},
+      buildDirectory,
+      watch: options.watch ?? false,
+      reporter,
+    });
+    started.push(fn);
+    return { fn, entry, name };
+  }
+
+  afterAll(async () => {
+    await Promise.all(started.map((fn) => fn.stop()));
+    rmSync(sources, { recursive: true, force: true });
+    rmSync(buildDirectory, { recursive: true, force: true });
+  });
+
+  test('runs the exported handler with a Lambda context and returns its JSON result', async () => {
+    const { fn } = await start(`
+      export const handler = async (event: { n: number }, context: { functionName: string; getRemainingTimeInMillis(): number }) => ({
+        doubled: event.n * 2, name: context.functionName, remaining: context.getRemainingTimeInMillis() > 0, when: new Date(0),
+      });`);
+    expect(await fn.invoke({ n: 21 })).toEqual({
+      doubled: 42,
+      name: 'fn-0',
+      remaining: true,
+      when: '1970-01-01T00:00:00.000Z',
+    });
+  });
+
+  test('each function sees its own environment, not the sandbox process', async () => {
+    const source = `export const handler = async () => ({ mine: process.env.MINE ?? null, home: process.env.HOME ?? null });`;
+    const { fn: first } = await start(source, { environment: { MINE: 'one' } });
+    const { fn: second } = await start(source, { environment: { MINE: 'two' } });
+    expect(await first.invoke({})).toEqual({ mine: 'one', home: null });
+    expect(await second.invoke({})).toEqual({ mine: 'two', home: null });
+  });
+
+  test('a thrown error rejects with the handler error, its message and stack', async () => {
+    const { fn } = await start(`export const handler = async () => { throw new TypeError('nope'); };`);
+    const failure = fn.invoke({});
+    await expect(failure).rejects.toMatchObject({
+      reason: 'handler-error',
+      message: 'fn-3: TypeError: nope',
+    });
+    await expect(failure).rejects.toHaveProperty('remoteStack', expect.stringContaining('fn-3.ts'));
+  });
+
+  test('a timeout rejects, and the instance is replaced', async () => {
+    const { fn } = await start(
+      `let calls = 0; export const handler = async (event: { wait: number }) => {
+         calls++; await new Promise((r) => setTimeout(r, event.wait)); return calls; };`,
+      { timeoutMs: 300 },
+    );
+    await expect(fn.invoke({ wait: 1_000 })).rejects.toMatchObject({ reason: 'timeout' });
+    // A fresh instance: its module state starts over.
+    expect(await fn.invoke({ wait: 0 })).toBe(1);
+  });
+
+  test('an entry without the handler export does not start', async () => {
+    await expect(start(`export const other = 1;`)).rejects.toThrow("exports no function named 'handler'");
+  });
+
+  test('an entry that does not compile does not start, and says why', async () => {
+    await expect(start(`export const handler = async () => { return ; ;; ) };`)).rejects.toThrow(
+      /Could not build/,
+    );
+  });
+
+  test('a saved change is picked up without a restart; a broken edit keeps the old code', async () => {
+    const { fn, entry, name } = await start(`export const handler = async () => 'first';`, { watch: true });
+    expect(await fn.invoke({})).toBe('first');
+
+    writeFileSync(entry, `export const handler = async () => 'second';`);
+    await eventually(() => reporter.lines.includes(`reloaded ${name}`), 10_000);
+    expect(await fn.invoke({})).toBe('second');
+
+    writeFileSync(entry, `export const handler = async () => { 'third' ;; ) };`);
+    await eventually(
+      () => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 build failed')),
+      10_000,
+    );
+    expect(await fn.invoke({})).toBe('second');
+  }, 30_000);
+
+  test('invocations after stop are refused', async () => {
+    const { fn } = await start(`export const handler = async () => 1;`);
+    await fn.stop();
+    await expect(fn.invoke({})).rejects.toBeInstanceOf(FunctionError);
+  });
+});

@@ -1,0 +1,28 @@
+import type { SandboxReporter } from '../../sandbox/sandbox';
+
+/** Keeps what the sandbox reports, one line per event, for tests that check its behaviour. */
+export function recordingReporter(): SandboxReporter & { lines: string[] } {
+  const lines: string[] = [];
+  const add = (...parts: unknown[]) => lines.push(parts.join(' '));
+  return {
+    lines,
+    connected: (id) => add('connected', id),
+    refused: (status, reason) => add('refused', status, reason),
+    disconnected: (id, code) => add('disconnected', id, code),
+    frame: (direction, id, text) => add('frame', direction, id, text),
+    invoked: (route, id, _ms, outcome) => add('invoked', route, id, outcome),
+    failed: (message) => add('failed', message),
+    output: (name, line, stream) => add('output', name, stream, line),
+    reloaded: (name) => add('reloaded', name),
+    functionFailed: (name, message) => add('functionFailed', name, message),
+  };
+}
+
+/** Waits until `predicate` holds, polling; fails after `timeoutMs`. */
+export async function eventually(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
