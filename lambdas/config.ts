@@ -29,10 +29,42 @@ export interface IndexDefinition {
   readonly projection?: 'keys-only' | 'all';
 }
 
-/** An application table. Its stream (new and old images) feeds change notifications. */
+/** An application table. */
 export interface ApplicationTableConfig extends TableDefinition {
   /** What the websocket function's handlers may do with the table. @default 'none' */
   readonly handlerAccess?: 'none' | 'read' | 'read-write';
+  /**
+   * Push the table's creates, updates and deletes to subscribers, through its stream (new and
+   * old images). @default not pushed, and no stream
+   */
+  readonly notifications?: NotificationRule;
+}
+
+/**
+ * How a change to an item becomes a `subscription-update` (PROTOCOL.md §4). A hook module in
+ * lambdas/notification-hooks/ can compute the group and the object in code instead.
+ */
+export interface NotificationRule {
+  /** The group to notify, filled from the item: `'note-{id}'`. @default '<label lower-cased>-<key values joined by ->' */
+  readonly group?: string;
+  /** The attributes sent as the message's `object`. @default the item's key attributes */
+  readonly object?: readonly string[];
+  /** Send an update even when none of the `object` attributes changed. @default true */
+  readonly alwaysSend?: boolean;
+  /** Announce items that DynamoDB's TTL deleted, as `delete`. @default 'send' */
+  readonly expiredItems?: 'send' | 'skip';
+}
+
+/** The notification function and how it reads the streams. */
+export interface NotificationsConfig extends Partial<FunctionConfig> {
+  /** Stream records per invocation. @default 100 */
+  readonly batchSize?: number;
+  /** Retries of a failing record before it goes to the dead-letter queue. @default 5 */
+  readonly retryAttempts?: number;
+  /** Records older than this go to the dead-letter queue unprocessed. @default 3600 */
+  readonly maxRecordAgeSeconds?: number;
+  /** Posts in flight at once while notifying a group. @default 50 */
+  readonly concurrency?: number;
 }
 
 /** A Lambda function's code, bundled from a TypeScript entry by esbuild. */
@@ -63,6 +95,8 @@ export interface RohrpostConfig {
   readonly authorizer?: AuthorizerConfig;
   /** The application's tables, by label: the label names the table in handlers and notifications. @default none */
   readonly tables?: Readonly<Record<string, ApplicationTableConfig>>;
+  /** The notification function, fed by the streams of the tables with `notifications`. @default { entry: 'lambdas/notify.ts' } */
+  readonly notifications?: NotificationsConfig;
 }
 
 /** The configuration with every default applied. */
@@ -71,6 +105,8 @@ export interface ResolvedConfig {
   readonly authorizer:
     (Required<FunctionConfig> & { readonly identitySource: readonly string[] }) | undefined;
   readonly tables: Readonly<Record<string, ApplicationTableConfig>>;
+  readonly notifications: Required<FunctionConfig> &
+    Required<Omit<NotificationsConfig, keyof FunctionConfig>>;
 }
 
 export const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as const;
@@ -78,13 +114,30 @@ export const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as co
 /** Checks a configuration and applies its defaults; a mistake is an error that says what to fix. */
 export function defineConfig(config: RohrpostConfig): ResolvedConfig {
   for (const [label, table] of Object.entries(config.tables ?? {})) {
-    if (!/^[A-Za-z0-9_.-]{1,200}$/.test(label)) {
+    if (!/^[A-Za-z0-9_.-]{3,200}$/.test(label)) {
       throw new Error(
-        `Table label '${label}' must be 1-200 letters, digits, '_', '-' or '.' (a valid table name).`,
+        `Table label '${label}' must be 3-200 letters, digits, '_', '-' or '.' (a valid table name).`,
       );
     }
     if (!table.partitionKey?.name) throw new Error(`Table '${label}' needs a partitionKey.`);
+    const rule = table.notifications;
+    if (rule?.group !== undefined && !/\{[^{}]+\}/.test(rule.group)) {
+      throw new Error(
+        `Table '${label}': the group template '${rule.group}' names no attribute, like 'note-{id}'.`,
+      );
+    }
+    if (rule?.object?.some((name) => typeof name !== 'string' || name === '')) {
+      throw new Error(`Table '${label}': notifications.object lists attribute names, non-empty strings.`);
+    }
   }
+  const notifications = config.notifications ?? {};
+  const setting = (name: string, value: number | undefined, fallback: number, min: number, max: number) => {
+    const resolved = value ?? fallback;
+    if (!Number.isInteger(resolved) || resolved < min || resolved > max) {
+      throw new Error(`notifications.${name} must be a whole number from ${min} to ${max}, not ${resolved}.`);
+    }
+    return resolved;
+  };
   return {
     websocket: resolveFunction(config.websocket ?? { entry: 'lambdas/websocket.ts' }, 29),
     authorizer: config.authorizer && {
@@ -92,6 +145,19 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
       identitySource: config.authorizer.identitySource ?? DEFAULT_IDENTITY_SOURCE,
     },
     tables: config.tables ?? {},
+    notifications: {
+      ...resolveFunction({ entry: 'lambdas/notify.ts', ...notifications }, 60),
+      batchSize: setting('batchSize', notifications.batchSize, 100, 1, 10_000),
+      retryAttempts: setting('retryAttempts', notifications.retryAttempts, 5, 0, 10_000),
+      maxRecordAgeSeconds: setting(
+        'maxRecordAgeSeconds',
+        notifications.maxRecordAgeSeconds,
+        3600,
+        60,
+        604_800,
+      ),
+      concurrency: setting('concurrency', notifications.concurrency, 50, 1, 1_000),
+    },
   };
 }
 
@@ -108,5 +174,12 @@ function resolveFunction(config: FunctionConfig, defaultTimeoutSeconds: number):
 export function handlerTableLabels(config: ResolvedConfig): string[] {
   return Object.entries(config.tables)
     .filter(([, table]) => (table.handlerAccess ?? 'none') !== 'none')
+    .map(([label]) => label);
+}
+
+/** The labels of the tables whose changes are pushed to subscribers. */
+export function notifyingTableLabels(config: ResolvedConfig): string[] {
+  return Object.entries(config.tables)
+    .filter(([, table]) => table.notifications !== undefined)
     .map(([label]) => label);
 }

@@ -1,10 +1,16 @@
 /** What handler modules need: `import { defineHandler, HandlerError } from '../rohrpost'`. */
-export type { ErrorReplyOptions, HandlerContext, ReplyOptions, SendOptions } from './protocol/context';
+export type {
+  ErrorReplyOptions,
+  GroupOperations,
+  HandlerContext,
+  ReplyOptions,
+  SendOptions,
+} from './protocol/context';
 export { HandlerError } from './protocol/errors';
 export type { JsonValue, MessageParts } from './protocol/message';
 export { buildMessage, generateMessageId } from './protocol/message';
 export type { HandleFunction, MessageHandler } from './protocol/registry';
-export { defineHandler } from './protocol/registry';
+export { defineHandler, defineHandlers } from './protocol/registry';
 export type { RohrpostRequest } from './protocol/request';
 export type { AuthorizerContext } from './runtime/websocket-event';
 export type { ConnectRequest } from './runtime/connect';
@@ -13,3 +19,10 @@ export type { AuthorizeConnection, Identity, IdentityValue } from './runtime/aut
 export { createConnectAuthorizer } from './runtime/authorizer';
 export { createWebSocketHandler } from './runtime/websocket-handler';
 export type { WebSocketHandlerOptions } from './runtime/websocket-handler';
+export type { AuthorizeSubscription, SubscriptionRequest } from './runtime/subscriptions';
+export { SubscriptionErrors, subscriptionHandlers } from './runtime/subscriptions';
+export { dynamoDb, tableName } from './storage/clients';
+export type { FanOutResult } from './delivery/fan-out';
+export type { Change, ChangeType, NotificationHooks } from './changes/notification';
+export { defineNotificationHooks } from './changes/notification';
+export { createNotificationHandler } from './runtime/notification-handler';

@@ -58,6 +58,22 @@ export function consoleReporter(options: {
     reloaded: (functionName, milliseconds) =>
       always(style.green(`↻ ${functionName} reloaded (${milliseconds} ms)`)),
     functionFailed: (functionName, message) => always(style.red(`! ${functionName}: ${message}`)),
+    streamDelivered: (table, records, milliseconds) =>
+      verbose(() =>
+        style.dim(
+          `λ notifications: ${records} record${records === 1 ? '' : 's'} of ${table} in ${milliseconds} ms`,
+        ),
+      ),
+    streamRetrying: (table, sequenceNumber, attempt, reason) =>
+      always(style.yellow(`↻ ${table} record ${sequenceNumber} failed (${reason}); retry ${attempt}`)),
+    deadLettered: (letter) =>
+      always(
+        style.red(
+          `! ${letter.table} record ${letter.sequenceNumber} failed every retry and was dead-lettered ` +
+            `(${letter.reason}): ${JSON.stringify(letter.record.dynamodb?.Keys)}`,
+        ),
+      ),
+    streamFailed: (table, message) => always(style.red(`! ${table} stream: ${message}`)),
   };
 }
 

@@ -86,6 +86,7 @@ export class Gateway implements ManagedConnections {
   private readonly connections = new Map<string, LiveConnection>();
   private readonly disconnecting = new Set<Promise<void>>();
   private functions: GatewayFunctions | undefined;
+  private postFailures: number[] = [];
 
   constructor(private readonly options: GatewayOptions) {
     this.sockets = new WebSocketServer({
@@ -128,14 +129,28 @@ export class Gateway implements ManagedConnections {
     return this.connections.size;
   }
 
+  /** Makes the next posts to `@connections` fail with these HTTP statuses, as a throttled API would (429). */
+  injectPostFailures(...statuses: number[]): void {
+    this.postFailures.push(...statuses);
+  }
+
+  /** How many injected failures have not happened yet. */
+  get pendingPostFailures(): number {
+    return this.postFailures.length;
+  }
+
   /** Closes every connection (their `$disconnect` runs) and the server. */
   async stop(): Promise<void> {
-    for (const connection of this.connections.values()) connection.socket.close(GOING_AWAY, 'Going away');
-    await Promise.race([
-      Promise.all([...this.disconnecting]),
-      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
-    ]);
-    for (const connection of this.connections.values()) connection.socket.terminate();
+    const sockets = [...this.connections.values()].map((connection) => connection.socket);
+    const closed = Promise.all(
+      sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))),
+    );
+    for (const socket of sockets) socket.close(GOING_AWAY, 'Going away');
+    await within(2_000, closed);
+    // Clients that did not answer the close handshake are cut off.
+    for (const socket of sockets) socket.terminate();
+    await closed;
+    await within(5_000, Promise.all([...this.disconnecting]));
     this.sockets.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -167,6 +182,17 @@ export class Gateway implements ManagedConnections {
   }
 
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
+    if (
+      request.method === 'POST' &&
+      this.postFailures.length > 0 &&
+      request.url?.includes('/@connections/')
+    ) {
+      const status = this.postFailures.shift()!;
+      const errorType = status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';
+      request.resume();
+      response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': errorType });
+      return void response.end(JSON.stringify({ message: STATUS_CODES[status] }));
+    }
     if (serveManagementApi(request, response, this)) return;
     if (this.isWebSocketPath(request.url)) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
@@ -406,6 +432,11 @@ export class Gateway implements ManagedConnections {
       clearTimeout(timer),
     );
   }
+}
+
+/** Waits for `promise`, but no longer than `milliseconds`. */
+function within(milliseconds: number, promise: Promise<unknown>): Promise<unknown> {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, milliseconds).unref())]);
 }
 
 class IntegrationTimeout extends Error {

@@ -2,20 +2,24 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FunctionConfig, ResolvedConfig } from '../lambdas/config';
-import { handlerTableLabels } from '../lambdas/config';
+import { handlerTableLabels, notifyingTableLabels } from '../lambdas/config';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
 import { functionEnvironment } from '../lambdas/environment';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
 import { localLambdaEnvironment, LOCAL_REGION } from './aws-local';
+import type { DynamoDbLocal } from './dynamodb-local';
 import { startDynamoDbLocal } from './dynamodb-local';
 import type { GatewayLimits, GatewayReporter } from './gateway';
 import { Gateway } from './gateway';
 import type { FunctionReporter } from './local-function';
 import { LocalFunction } from './local-function';
+import type { DeadLetter, StreamReporter } from './stream-poller';
+import { StreamPoller } from './stream-poller';
 import { createTables } from './tables';
+import { TtlSweeper } from './ttl-sweeper';
 
 /** Everything the sandbox reports; the CLI prints it, tests usually ignore it. */
-export interface SandboxReporter extends GatewayReporter, FunctionReporter {}
+export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter {}
 
 export interface SandboxOptions {
   /** The configuration to run, usually the project's rohrpost.config.ts. */
@@ -36,6 +40,8 @@ export interface SandboxOptions {
   readonly watch?: boolean;
   /** API Gateway's quotas, to shorten in tests. @default API Gateway's */
   readonly limits?: Partial<GatewayLimits>;
+  /** How often expired memberships are deleted (DynamoDB Local never expires items). @default 60000 */
+  readonly ttlSweepIntervalMs?: number;
   /** @default reports nothing */
   readonly reporter?: SandboxReporter;
 }
@@ -49,6 +55,10 @@ export interface Sandbox {
   /** Table names by label; `membership` is the membership table. */
   readonly tableNames: Readonly<Record<string, string>>;
   readonly gateway: Gateway;
+  /** Stream records that failed every retry; on AWS they would be in the dead-letter queue. */
+  readonly deadLetters: readonly DeadLetter[];
+  /** Deletes the memberships expired by `nowSeconds` (default: now), as DynamoDB's TTL would; returns how many. */
+  expireItems(nowSeconds?: number): Promise<number>;
   /** Stops everything the sandbox started, DynamoDB Local included. */
   stop(): Promise<void>;
 }
@@ -65,61 +75,99 @@ const SILENT: SandboxReporter = {
   output: () => undefined,
   reloaded: () => undefined,
   functionFailed: () => undefined,
+  streamDelivered: () => undefined,
+  streamRetrying: () => undefined,
+  deadLettered: () => undefined,
+  streamFailed: () => undefined,
 };
+
+/** What a sandbox has started, so far: each part is stopped in `stopParts`'s order. */
+interface Parts {
+  database?: DynamoDbLocal;
+  sweeper?: TtlSweeper;
+  gateway?: Gateway;
+  buildDirectory?: string;
+  functions: LocalFunction[];
+  pollers: StreamPoller[];
+}
+
+/**
+ * Stops what was started: the stream pollers first, so that no batch is cut off; then the
+ * gateway, whose closing connections still reach `$disconnect` in the running functions;
+ * then the functions, their build files, the TTL sweeper and DynamoDB Local.
+ */
+async function stopParts(parts: Parts): Promise<void> {
+  const steps = [
+    ...parts.pollers.map((poller) => () => poller.stop()),
+    () => parts.gateway?.stop(),
+    ...parts.functions.map((fn) => () => fn.stop()),
+    () => parts.buildDirectory && rmSync(parts.buildDirectory, { recursive: true, force: true }),
+    () => parts.sweeper?.stop(),
+    () => parts.database?.stop(),
+  ];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch {
+      // Keep going: everything that was started must be stopped.
+    }
+  }
+}
 
 /**
  * Starts the local stand-in for the deployed stack: DynamoDB Local with the configured tables,
- * the functions in worker threads, and the gateway in front of them. If any part fails to
- * start, the parts already started are stopped before the error is thrown.
+ * the functions in worker threads, the gateway in front of them, and the stream pollers that
+ * feed the notification function. If any part fails to start, the parts already started are
+ * stopped before the error is thrown.
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config } = options;
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
   const prefix = options.tablePrefix ?? '';
-  const stops: Array<() => Promise<void>> = [];
-  const stop = async () => {
-    for (const step of stops.reverse()) await step().catch(() => undefined);
-  };
+  const parts: Parts = { functions: [], pollers: [] };
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= stopParts(parts));
 
   try {
     const dynamodb = options.dynamodb ?? {};
-    let dynamodbEndpoint: string;
-    if ('endpoint' in dynamodb) {
-      dynamodbEndpoint = dynamodb.endpoint;
-    } else {
-      const database = await startDynamoDbLocal({ port: dynamodb.port });
-      stops.push(() => database.stop());
-      dynamodbEndpoint = database.endpoint;
-    }
+    if (!('endpoint' in dynamodb)) parts.database = await startDynamoDbLocal({ port: dynamodb.port });
+    const dynamodbEndpoint = 'endpoint' in dynamodb ? dynamodb.endpoint : parts.database!.endpoint;
 
     const tableNames: Record<string, string> = { [MEMBERSHIP_TABLE_LABEL]: `${prefix}rohrpost-membership` };
     for (const label of Object.keys(config.tables)) tableNames[label] = `${prefix}${label}`;
+    const notifying = notifyingTableLabels(config);
+    const membershipTable = {
+      tableName: tableNames[MEMBERSHIP_TABLE_LABEL]!,
+      definition: membershipTableDefinition,
+    };
     await createTables(dynamodbEndpoint, [
-      {
-        tableName: tableNames[MEMBERSHIP_TABLE_LABEL]!,
-        definition: membershipTableDefinition,
-        stream: false,
-      },
+      { ...membershipTable, stream: false },
       ...Object.entries(config.tables).map(([label, definition]) => ({
         tableName: tableNames[label]!,
         definition,
-        stream: true,
+        stream: notifying.includes(label),
       })),
     ]);
+    const sweeper = new TtlSweeper(
+      dynamodbEndpoint,
+      [membershipTable],
+      options.ttlSweepIntervalMs ?? 60_000,
+      (message) => reporter.failed(message),
+    );
+    parts.sweeper = sweeper;
 
-    const stage = options.stage ?? 'local';
     const gateway = new Gateway({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 3001,
-      stage,
+      stage: options.stage ?? 'local',
       apiId: 'sandbox',
       region: LOCAL_REGION,
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
     });
+    parts.gateway = gateway;
     await gateway.listen();
-    stops.push(() => gateway.stop());
 
     const buildDirectory = join(
       projectRoot,
@@ -128,13 +176,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       'rohrpost-sandbox',
       randomBytes(6).toString('hex'),
     );
-    stops.push(() => Promise.resolve(rmSync(buildDirectory, { recursive: true, force: true })));
-    const environment = functionEnvironment({
-      managementEndpoint: gateway.managementEndpoint,
-      membershipTable: tableNames[MEMBERSHIP_TABLE_LABEL]!,
-      tableNames: Object.fromEntries(handlerTableLabels(config).map((label) => [label, tableNames[label]!])),
-    });
-    const startFunction = async (name: string, fn: Required<FunctionConfig>) => {
+    parts.buildDirectory = buildDirectory;
+    const environmentWith = (labels: string[]) =>
+      functionEnvironment({
+        managementEndpoint: gateway.managementEndpoint,
+        membershipTable: membershipTable.tableName,
+        tableNames: Object.fromEntries(labels.map((label) => [label, tableNames[label]!])),
+      });
+    const startFunction = async (name: string, fn: Required<FunctionConfig>, labels: string[]) => {
       const started = await LocalFunction.start({
         name,
         entry: resolve(projectRoot, fn.entry),
@@ -143,21 +192,37 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         timeoutMs: fn.timeoutSeconds * 1000,
         environment: {
           ...localLambdaEnvironment({ functionName: name, memorySize: fn.memorySize, dynamodbEndpoint }),
-          ...environment,
+          ...environmentWith(labels),
         },
         buildDirectory,
         watch: options.watch ?? false,
         reporter,
       });
-      stops.push(() => started.stop());
+      parts.functions.push(started);
       return started;
     };
-    const websocket = await startFunction('websocket', config.websocket);
-    const authorizer = config.authorizer && (await startFunction('authorizer', config.authorizer));
+    const websocket = await startFunction('websocket', config.websocket, handlerTableLabels(config));
+    const authorizer = config.authorizer && (await startFunction('authorizer', config.authorizer, []));
     gateway.attach({
       websocket,
       authorizer: authorizer && { function: authorizer, identitySource: config.authorizer.identitySource },
     });
+
+    if (notifying.length > 0) {
+      const notifications = await startFunction('notifications', config.notifications, notifying);
+      for (const label of notifying) {
+        parts.pollers.push(
+          await StreamPoller.start({
+            endpoint: dynamodbEndpoint,
+            tableName: tableNames[label]!,
+            function: notifications,
+            batchSize: config.notifications.batchSize,
+            retryAttempts: config.notifications.retryAttempts,
+            reporter,
+          }),
+        );
+      }
+    }
 
     return {
       websocketUrl: `ws://localhost:${gateway.port}`,
@@ -165,6 +230,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       dynamodbEndpoint,
       tableNames,
       gateway,
+      get deadLetters() {
+        return parts.pollers.flatMap((poller) => poller.deadLetters);
+      },
+      expireItems: (nowSeconds) => sweeper.sweep(nowSeconds),
       stop,
     };
   } catch (error) {

@@ -1,3 +1,4 @@
+import type { FanOutResult } from '../delivery/fan-out';
 import type { AuthorizerContext, WebSocketRequestContext } from '../runtime/websocket-event';
 import type { MessageParts } from './message';
 
@@ -14,6 +15,19 @@ export interface ReplyOptions extends SendOptions {
 export interface ErrorReplyOptions extends ReplyOptions {
   /** Data to carry beside the error. @default none */
   data?: unknown;
+}
+
+/** The calling connection's groups. */
+export interface GroupOperations {
+  /** Adds this connection to the group (one DynamoDB write); joining twice is the same as once. */
+  join(group: string): Promise<void>;
+  /** Removes this connection from the group (one DynamoDB write). */
+  leave(group: string): Promise<void>;
+  /**
+   * Sends a message to every member of a group, this connection too if it is one (the
+   * original's `send_to_group`); a message without `id` gets a random one.
+   */
+  send(group: string, message: MessageParts): Promise<FanOutResult>;
 }
 
 /** What a handler gets besides the request: who is calling, and how to answer. */
@@ -33,4 +47,6 @@ export interface HandlerContext {
   reply(data?: unknown, options?: ReplyOptions): void;
   /** Answers the request with an error (`send_error`). Throwing a `HandlerError` does the same. */
   replyError(error: unknown, options?: ErrorReplyOptions): void;
+  /** Joining, leaving and sending to groups. */
+  readonly groups: GroupOperations;
 }

@@ -1,4 +1,5 @@
 import type { RohrpostRequest } from './request';
+import { typeNameOf } from './request';
 import type { HandlerContext } from './context';
 
 /** Handles the requests of one or more message types. */
@@ -23,6 +24,17 @@ export function defineHandler(types: string | readonly string[], handle: HandleF
     }
   }
   return Object.freeze({ types: Object.freeze(typeList), handle });
+}
+
+/**
+ * Declares several message types in one module, one function each:
+ * `defineHandlers({ 'note.create': create, 'note.delete': remove })`.
+ */
+export function defineHandlers(handlers: Readonly<Record<string, HandleFunction>>): MessageHandler {
+  const byType = new Map(Object.entries(handlers));
+  return defineHandler([...byType.keys()], (request, context) =>
+    byType.get(typeNameOf(request.type))!(request, context),
+  );
 }
 
 /** Maps message types to their handlers; only registered types are ever found. */

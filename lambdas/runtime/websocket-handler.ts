@@ -1,8 +1,18 @@
 import type { Connections } from '../delivery/connections';
 import { connectionsAt, managementEndpoint } from '../delivery/connections';
+import type { FanOutResult } from '../delivery/fan-out';
+import { GoneConnections, sendToGroup } from '../delivery/fan-out';
+import { Limiter } from '../delivery/limiter';
+import { signedConnectionsAt } from '../delivery/signed-connections';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
-import type { ErrorReplyOptions, HandlerContext, ReplyOptions, SendOptions } from '../protocol/context';
+import type {
+  ErrorReplyOptions,
+  GroupOperations,
+  HandlerContext,
+  ReplyOptions,
+  SendOptions,
+} from '../protocol/context';
 import { HandlerError } from '../protocol/errors';
 import type { MessageParts } from '../protocol/message';
 import { buildMessage, buildProtocolError } from '../protocol/message';
@@ -10,6 +20,8 @@ import type { MessageHandler } from '../protocol/registry';
 import { HandlerRegistry } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
 import { parseFrame, ProtocolErrors } from '../protocol/request';
+import { membershipStore } from '../storage/clients';
+import type { MembershipStore } from '../storage/membership';
 import type { ConnectRequest } from './connect';
 import { ConnectionRefusedError, connectRequest } from './connect';
 import { Outbox } from './outbox';
@@ -28,8 +40,13 @@ export interface WebSocketHandlerOptions {
    * the connection with its status code. @default every connection is accepted
    */
   onConnect?: (request: ConnectRequest) => void | Promise<void>;
-  /** The connections that extra messages are posted to. @default the management API of the calling stage */
+  /**
+   * The connections messages are posted to. @default the management API of the calling stage:
+   * through the SDK client for a handler's extra messages, through `SignedConnections` for groups
+   */
   connections?: (requestContext: WebSocketRequestContext) => Connections;
+  /** Group membership. @default the membership table of ROHRPOST_MEMBERSHIP_TABLE */
+  membership?: () => MembershipStore;
   /** Where failures are logged. @default a JSON logger for service `rohrpost-websocket` */
   logger?: Logger;
 }
@@ -38,6 +55,8 @@ export interface WebSocketHandlerOptions {
 export type WebSocketLambdaHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
 
 const OK: WebSocketResult = Object.freeze({ statusCode: 200 });
+/** Posts in flight when a handler sends to a group. */
+const GROUP_SEND_CONCURRENCY = 50;
 const NO_IDENTITY: AuthorizerContext = Object.freeze({});
 
 /**
@@ -50,6 +69,27 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
   const logger = options.logger ?? createLogger('rohrpost-websocket');
   const connectionsFor =
     options.connections ?? ((requestContext) => connectionsAt(managementEndpoint(requestContext)));
+  const groupConnectionsFor =
+    options.connections ??
+    ((requestContext) => signedConnectionsAt(managementEndpoint(requestContext), GROUP_SEND_CONCURRENCY));
+  const membership = options.membership ?? membershipStore;
+  const goneConnections = new GoneConnections();
+
+  function groupsOf(requestContext: WebSocketRequestContext): GroupOperations {
+    const { connectionId } = requestContext;
+    return {
+      join: (group) => membership().join(group, connectionId),
+      leave: (group) => membership().leave(group, connectionId),
+      send: (group, message): Promise<FanOutResult> =>
+        sendToGroup(group, JSON.stringify(buildMessage(message)), {
+          membership: membership(),
+          connections: groupConnectionsFor(requestContext),
+          limiter: new Limiter(GROUP_SEND_CONCURRENCY),
+          goneConnections,
+          logger,
+        }),
+    };
+  }
 
   async function handleMessage(event: WebSocketEvent): Promise<WebSocketResult> {
     const parsed = parseFrame(frameText(event));
@@ -63,7 +103,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
 
     const { requestContext } = event;
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
-    const context = new Invocation(request, requestContext, outbox);
+    const context = new Invocation(request, requestContext, outbox, () => groupsOf(requestContext));
     try {
       // A synchronous handler is not awaited: every await costs a turn of the event loop.
       const handling = handler.handle(request, context);
@@ -100,6 +140,17 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     }
   }
 
+  async function handleDisconnect(event: WebSocketEvent): Promise<WebSocketResult> {
+    const { connectionId } = event.requestContext;
+    try {
+      await membership().leaveAll(connectionId);
+    } catch (error) {
+      // API Gateway ignores the result; the memberships' TTL removes what is left.
+      logger.error('Could not remove a closed connection from its groups', { connectionId, error });
+    }
+    return OK;
+  }
+
   function answerFailure(context: Invocation, typeName: string, error: unknown): void {
     if (error instanceof HandlerError) {
       try {
@@ -119,7 +170,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
         case 'CONNECT':
           return await handleConnect(event);
         case 'DISCONNECT':
-          return OK;
+          return await handleDisconnect(event);
         default:
           return await handleMessage(event);
       }
@@ -132,11 +183,19 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
 
 /** The context one handler invocation gets; what it sends goes to the invocation's outbox. */
 class Invocation implements HandlerContext {
+  private groupOperations: GroupOperations | undefined;
+
   constructor(
     private readonly request: RohrpostRequest,
     readonly requestContext: WebSocketRequestContext,
     private readonly outbox: Outbox,
+    private readonly createGroups: () => GroupOperations,
   ) {}
+
+  get groups(): GroupOperations {
+    this.groupOperations ??= this.createGroups();
+    return this.groupOperations;
+  }
 
   get connectionId(): string {
     return this.requestContext.connectionId;

@@ -28,12 +28,9 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
     return socket;
   };
   /** The connection id of a socket, as its handlers see it. */
-  const connectionIdOf = async (socket: TestSocket) => {
-    socket.send({ id: 'who', type: 'whoami' });
-    await socket.next();
-    const line = reporter.lines.findLast((l) => l.startsWith('frame in') && l.includes('"id":"who"'));
-    return line!.split(' ')[2]!;
-  };
+  const connectionIdOf = async (socket: TestSocket) =>
+    (await socket.askJson<{ data: { connectionId: string } }>({ id: 'who', type: 'whoami' })).data
+      .connectionId;
 
   beforeAll(async () => {
     sandbox = await startSandbox({
@@ -249,7 +246,7 @@ describe('the sandbox with a $connect authorizer', () => {
   test('its identity reaches every message of the connection', async () => {
     const socket = await TestSocket.open(`${sandbox.websocketUrl}?token=good`);
     for (const id of [1, 2]) {
-      const reply = JSON.parse(await socket.ask({ id, type: 'whoami' })) as { data: { identity: object } };
+      const reply = await socket.askJson<{ data: { identity: object } }>({ id, type: 'whoami' });
       expect(reply.data.identity).toEqual({
         principalId: 'user-1',
         tenant: 'acme',
@@ -309,6 +306,25 @@ describe('the sandbox closes connections as API Gateway does', () => {
     expect(code).toBe(1001);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
     expect(answered).toBeGreaterThan(5);
+  });
+});
+
+describe('stopping the sandbox', () => {
+  test('closes open connections with 1001, and their $disconnect still runs', async () => {
+    const reporter = recordingReporter();
+    const sandbox = await startSandbox({
+      config: defineConfig({ websocket: { entry: join(fixtures, 'websocket.ts') } }),
+      port: 0,
+      dynamodb: { endpoint: testDynamoDbEndpoint() },
+      tablePrefix: uniquePrefix(),
+      reporter,
+    });
+    const socket = await TestSocket.open(sandbox.websocketUrl);
+    const { data } = await socket.askJson<{ data: { connectionId: string } }>({ id: 1, type: 'whoami' });
+    await sandbox.stop();
+    expect((await socket.closed).code).toBe(1001);
+    expect(reporter.lines).toContain(`invoked $disconnect ${data.connectionId} 200`);
+    expect(reporter.lines.filter((line) => line.startsWith('failed'))).toEqual([]);
   });
 });
 

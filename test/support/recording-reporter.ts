@@ -15,6 +15,10 @@ export function recordingReporter(): SandboxReporter & { lines: string[] } {
     output: (name, line, stream) => add('output', name, stream, line),
     reloaded: (name) => add('reloaded', name),
     functionFailed: (name, message) => add('functionFailed', name, message),
+    streamDelivered: (table, records) => add('streamDelivered', table, records),
+    streamRetrying: (table, sequenceNumber, attempt) => add('streamRetrying', table, sequenceNumber, attempt),
+    deadLettered: (letter) => add('deadLettered', letter.table, letter.sequenceNumber),
+    streamFailed: (table, message) => add('streamFailed', table, message),
   };
 }
 

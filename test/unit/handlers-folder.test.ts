@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { handlers } from '../../lambdas/handlers';
+import { notificationHooks } from '../../lambdas/notification-hooks';
+import config from '../../rohrpost.config';
 import type { MessageHandler } from '../../lambdas/rohrpost';
 
 const folder = join(__dirname, '../../lambdas/handlers');
@@ -22,5 +24,19 @@ describe('lambdas/handlers', () => {
   test('no message type is registered twice', () => {
     const types = handlers.flatMap((handler) => handler.types);
     expect(new Set(types).size).toBe(types.length);
+  });
+});
+
+const hooksFolder = join(__dirname, '../../lambdas/notification-hooks');
+const hookModules = readdirSync(hooksFolder).filter((file) => /\.ts$/.test(file) && file !== 'index.ts');
+
+describe('lambdas/notification-hooks', () => {
+  test.each(hookModules)('%s is registered in lambdas/notification-hooks/index.ts', async (file) => {
+    const module = (await import(join(hooksFolder, file))) as { default?: unknown };
+    expect(notificationHooks).toContain(module.default);
+  });
+
+  test('every hook belongs to a table with notifications in rohrpost.config.ts', () => {
+    for (const hooks of notificationHooks) expect(config.tables[hooks.table]?.notifications).toBeDefined();
   });
 });

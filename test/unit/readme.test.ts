@@ -31,7 +31,7 @@ describe('README: writing a handler', () => {
     const greet = ((await import(file)) as { default: MessageHandler }).default;
     const handler = createWebSocketHandler({ handlers: [greet] });
 
-    const transcript = codeBlock('> ')
+    const transcript = codeBlock('> {"id": 1, "type": "greet"')
       .trim()
       .split('\n')
       .map((line) => line.slice(2));
@@ -39,5 +39,16 @@ describe('README: writing a handler', () => {
     for (let i = 0; i < transcript.length; i += 2) {
       expect(await roundTrip(handler, transcript[i])).toBe(transcript[i + 1]);
     }
+  });
+});
+
+describe('README: notification hooks', () => {
+  test('the hook example is the shipped module, word for word', () => {
+    const shipped = readFileSync(join(__dirname, '../../lambdas/notification-hooks/notes.ts'), 'utf8').trim();
+    expect(
+      codeBlock('// lambdas/notification-hooks/notes.ts')
+        .replace('// lambdas/notification-hooks/notes.ts\n', '')
+        .trim(),
+    ).toBe(shipped);
   });
 });

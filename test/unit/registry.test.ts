@@ -1,4 +1,5 @@
-import { defineHandler } from '../../lambdas/rohrpost';
+import { createWebSocketHandler, defineHandler, defineHandlers } from '../../lambdas/rohrpost';
+import { roundTrip } from '../support/events';
 import { HandlerRegistry } from '../../lambdas/protocol/registry';
 
 const noop = () => undefined;
@@ -31,5 +32,24 @@ describe('handler registry', () => {
 
   test.each([[[]], [['']], [[42 as unknown as string]]])('defineHandler refuses the types %j', (types) => {
     expect(() => defineHandler(types, noop)).toThrow(/at least one message type|non-empty strings/);
+  });
+
+  test('defineHandlers gives each type of a module its own function', async () => {
+    const handler = createWebSocketHandler({
+      handlers: [
+        defineHandlers({
+          'note.create': (_request, context) => context.reply('created'),
+          'note.delete': (_request, context) => context.reply('deleted'),
+          '42': (_request, context) => context.reply('numbered'),
+        }),
+      ],
+    });
+    expect(await roundTrip(handler, '{"id": 1, "type": "note.create"}')).toBe(
+      '{"id":1,"type":"note.create","data":"created"}',
+    );
+    expect(await roundTrip(handler, '{"id": 2, "type": "note.delete"}')).toBe(
+      '{"id":2,"type":"note.delete","data":"deleted"}',
+    );
+    expect(await roundTrip(handler, '{"id": 3, "type": 42}')).toBe('{"id":3,"type":42,"data":"numbered"}');
   });
 });

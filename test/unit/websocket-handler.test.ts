@@ -178,15 +178,33 @@ describe('failures never escape', () => {
 });
 
 describe('connection lifecycle routes', () => {
-  test.each([
-    ['$connect', connectEvent(testConnection(), { headers: {}, query: {} })],
-    [
-      '$disconnect',
-      disconnectEvent(testConnection(), { headers: {}, query: {} }, { code: 1000, reason: '' }),
-    ],
-  ])('%s answers 200 without a body', async (_route, event) => {
+  const handshake = { headers: {}, query: {} };
+
+  test('$connect answers 200 without a body or any AWS call', async () => {
     const { handler, calls } = setUp('x', () => undefined);
-    expect(await handler(event)).toEqual({ statusCode: 200 });
+    expect(await handler(connectEvent(testConnection(), handshake))).toEqual({ statusCode: 200 });
     expect(calls).toEqual([]);
+  });
+
+  test('$disconnect removes the connection from all its groups', async () => {
+    const left: string[] = [];
+    const membership = { leaveAll: (connectionId: string) => (left.push(connectionId), Promise.resolve([])) };
+    const handler = createWebSocketHandler({ handlers: [], membership: () => membership as never });
+    const connection = testConnection();
+    const closed = disconnectEvent(connection, handshake, { code: 1001, reason: 'Going away' });
+    expect(await handler(closed)).toEqual({ statusCode: 200 });
+    expect(left).toEqual([connection.connectionId]);
+  });
+
+  test('$disconnect logs a failed cleanup and still answers 200 (the TTL removes the rest)', async () => {
+    const logger = recordingLogger();
+    const membership = { leaveAll: () => Promise.reject(new Error('throttled')) };
+    const handler = createWebSocketHandler({ handlers: [], logger, membership: () => membership as never });
+    const closed = disconnectEvent(testConnection(), handshake, { code: 1000, reason: '' });
+    expect(await handler(closed)).toEqual({ statusCode: 200 });
+    expect(logger.entries[0]).toMatchObject({
+      level: 'error',
+      message: 'Could not remove a closed connection from its groups',
+    });
   });
 });

@@ -1,0 +1,220 @@
+/**
+ * Fan-out of one change to a group of 1,000 connections against a local management endpoint
+ * (in its own process): wall time, posts per second and DynamoDB requests used, beside two
+ * baselines from the same run: the floor (1,000 raw keep-alive HTTP posts at the same
+ * concurrency: no signing, no DynamoDB) and a naive loop that posts one member at a time.
+ * It runs twice: with the endpoint answering at once, and 5 ms later, as API Gateway in the
+ * same region would.
+ *
+ *   npm run bench:fan-out
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { connectionsAt } from '../lambdas/delivery/connections';
+import type { FanOutOptions } from '../lambdas/delivery/fan-out';
+import { GoneConnections, sendToGroup } from '../lambdas/delivery/fan-out';
+import { Limiter } from '../lambdas/delivery/limiter';
+import { signedConnectionsAt } from '../lambdas/delivery/signed-connections';
+import { createLogger } from '../lambdas/logger';
+import type { MembershipStore } from '../lambdas/storage/membership';
+import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/storage/membership';
+import { membershipTableDefinition } from '../lambdas/storage/membership-table';
+import { localClientConfig } from '../sandbox/aws-local';
+import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
+import { createTables } from '../sandbox/tables';
+import { formatNumber, median, printTable } from './stats';
+
+const MEMBERS = 1_000;
+const CONCURRENCY = 50;
+const ROUNDS = 5;
+const ROUND_TRIPS_MS = [0, 5];
+const GROUP = 'note-bench';
+const TABLE = 'bench-membership';
+const PAYLOAD = JSON.stringify({
+  id: 734,
+  type: 'subscription-update',
+  data: { group: GROUP, type: 'update', object: { id: 'bench', title: 'A note', updated_fields: ['title'] } },
+});
+const IDS = Array.from({ length: MEMBERS }, (_, i) => Buffer.from(`connection-${i}`).toString('base64'));
+
+interface Run {
+  elapsed: number;
+  cpu: number;
+}
+
+async function main(): Promise<void> {
+  // What Lambda gives a function: a region and credentials (the local endpoint ignores them).
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  const database = await startDynamoDbLocal();
+  try {
+    const commands: string[] = [];
+    const base = new DynamoDBClient(localClientConfig(database.endpoint));
+    base.middlewareStack.add(
+      (next, context) => (args) => (commands.push(context.commandName ?? '?'), next(args)),
+      {
+        step: 'finalizeRequest',
+        name: 'countRequests',
+      },
+    );
+    const db = DynamoDBDocumentClient.from(base);
+    await createTables(database.endpoint, [
+      { tableName: TABLE, definition: membershipTableDefinition, stream: false },
+    ]);
+    const expiresAt = Math.floor(Date.now() / 1000) + MEMBERSHIP_LIFETIME_SECONDS;
+    for (let i = 0; i < MEMBERS; i += 25) {
+      const items = IDS.slice(i, i + 25).map((connectionId) => ({
+        PutRequest: { Item: { group: GROUP, connectionId, expiresAt } },
+      }));
+      await db.send(new BatchWriteCommand({ RequestItems: { [TABLE]: items } }));
+    }
+    const membership = new DynamoDbMembershipStore(db, TABLE);
+
+    const queries: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      commands.length = 0;
+      const started = performance.now();
+      for await (const page of membership.members(GROUP)) void page;
+      queries.push(performance.now() - started);
+    }
+    const queryRequests = [...commands];
+
+    for (const roundTripMs of ROUND_TRIPS_MS)
+      await scenario(roundTripMs, membership, median(queries), queryRequests);
+    db.destroy();
+  } finally {
+    await database.stop();
+  }
+}
+
+async function scenario(
+  roundTripMs: number,
+  membership: MembershipStore,
+  queryMs: number,
+  queryRequests: string[],
+): Promise<void> {
+  const endpoint = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, 'management-endpoint.ts'), String(roundTripMs)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  try {
+    const port = await firstLine(endpoint);
+    const options = (store: MembershipStore): FanOutOptions => ({
+      membership: store,
+      connections: signedConnectionsAt(`http://127.0.0.1:${port}/bench`, CONCURRENCY),
+      limiter: new Limiter(CONCURRENCY),
+      goneConnections: new GoneConnections(),
+      logger: createLogger('bench'),
+    });
+    const inMemory: MembershipStore = {
+      join: () => Promise.resolve(),
+      leave: () => Promise.resolve(),
+      leaveAll: () => Promise.resolve([]),
+      // eslint-disable-next-line @typescript-eslint/require-await -- the members are in memory
+      members: async function* () {
+        yield IDS;
+      },
+    };
+    const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+    const sdk = connectionsAt(`http://127.0.0.1:${port}/naive`);
+
+    const subjects: Record<string, () => Promise<unknown>> = {
+      fanOut: async () => {
+        const result = await sendToGroup(GROUP, PAYLOAD, options(membership));
+        if (result.delivered !== MEMBERS) throw new Error(`delivered ${result.delivered} of ${MEMBERS}`);
+      },
+      postsOnly: () => sendToGroup(GROUP, PAYLOAD, options(inMemory)),
+      floor: async () => {
+        let next = 0;
+        const worker = async () => {
+          while (next < MEMBERS) await rawPost(agent, port, IDS[next++]!);
+        };
+        await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+      },
+      naive: async () => {
+        for (const id of IDS) await sdk.post(id, PAYLOAD);
+      },
+    };
+    const runs: Record<string, Run[]> = {};
+    for (const round of [0, ...Array.from({ length: ROUNDS }, (_, i) => i + 1)]) {
+      for (const [name, subject] of Object.entries(subjects)) {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        await subject();
+        const used = process.cpuUsage(cpu);
+        if (round > 0)
+          (runs[name] ??= []).push({ elapsed: performance.now() - started, cpu: used.user + used.system });
+      }
+    }
+    agent.destroy();
+
+    const ms = (name: string) => median(runs[name]!.map((r) => r.elapsed));
+    const line = (name: string) => {
+      const cpuPerPost = median(runs[name]!.map((r) => r.cpu)) / MEMBERS;
+      return `${formatNumber(ms(name), 1)} ms, ${formatNumber(MEMBERS / (ms(name) / 1000))} posts/s, ${formatNumber(cpuPerPost)} µs CPU per post`;
+    };
+    printTable(
+      `fan-out of one change to ${formatNumber(MEMBERS)} connections, concurrency ${CONCURRENCY}, ` +
+        `endpoint round trip ${roundTripMs} ms, median of ${ROUNDS}`,
+      [
+        ['sendToGroup', line('fanOut')],
+        [
+          '  DynamoDB requests',
+          `${queryRequests.length} (${[...new Set(queryRequests)].join(', ')}; never a Scan)`,
+        ],
+        ['  the Query alone', `${formatNumber(queryMs, 1)} ms`],
+        ['  the posts alone', `${line('postsOnly')} (members in memory)`],
+        ['floor (raw HTTP)', line('floor')],
+        ['naive sequential (SDK)', line('naive')],
+        ['sendToGroup / floor', `${formatNumber(ms('fanOut') / ms('floor'), 2)}x (target: within 1.3x)`],
+        ['posts alone / floor', `${formatNumber(ms('postsOnly') / ms('floor'), 2)}x`],
+        ['naive / sendToGroup', `${formatNumber(ms('naive') / ms('fanOut'), 1)}x slower`],
+      ],
+    );
+  } finally {
+    endpoint.kill();
+  }
+}
+
+function rawPost(agent: Agent, port: string, id: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const post = request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `/bench/@connections/${encodeURIComponent(id)}`,
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () =>
+          response.statusCode === 200 ? resolve() : reject(new Error(`${response.statusCode}`)),
+        );
+      },
+    );
+    post.on('error', reject);
+    post.end(PAYLOAD);
+  });
+}
+
+function firstLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`the management endpoint exited with ${code}`)));
+  });
+}
+
+void main();

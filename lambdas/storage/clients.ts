@@ -1,0 +1,44 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EnvironmentVariables, requireEnvironment } from '../environment';
+import type { MembershipStore } from './membership';
+import { DynamoDbMembershipStore } from './membership';
+
+let documentClient: DynamoDBDocumentClient | undefined;
+let membership: MembershipStore | undefined;
+let tableNames: Readonly<Record<string, string>> | undefined;
+
+/**
+ * The DynamoDB document client of this Lambda instance, created on first use so that loading
+ * the module costs nothing: a plain request/reply never touches DynamoDB.
+ */
+export function dynamoDb(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return documentClient;
+}
+
+/** The membership store over the table the stack (or the sandbox) set up. */
+export function membershipStore(): MembershipStore {
+  membership ??= new DynamoDbMembershipStore(
+    dynamoDb(),
+    requireEnvironment(EnvironmentVariables.membershipTable),
+  );
+  return membership;
+}
+
+/** The real name of an application table, by its label in rohrpost.config.ts. */
+export function tableName(label: string): string {
+  tableNames ??= JSON.parse(requireEnvironment(EnvironmentVariables.tableNames)) as Record<string, string>;
+  const name = tableNames[label];
+  if (!name) {
+    const known = Object.keys(tableNames);
+    throw new Error(
+      `Table '${label}' is not available to this function. ` +
+        (known.length ? `It may use: ${known.join(', ')}. ` : '') +
+        `Give the table a handlerAccess in rohrpost.config.ts.`,
+    );
+  }
+  return name;
+}

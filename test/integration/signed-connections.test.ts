@@ -1,0 +1,123 @@
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConnectionGoneError } from '../../lambdas/delivery/connections';
+import { ManagementApiError, SignedConnections } from '../../lambdas/delivery/signed-connections';
+
+/** The fan-out's management API client against a real HTTP server that checks what arrives. */
+describe('SignedConnections', () => {
+  const received: Array<{ method: string; path: string; headers: IncomingMessage['headers']; body: string }> =
+    [];
+  let answer: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) =>
+    response.end();
+  const server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      received.push({ method: request.method!, path: request.url!, headers: request.headers, body });
+      answer(request, response);
+    });
+  });
+  let endpoint: string;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
+  });
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  beforeEach(() => {
+    received.length = 0;
+    answer = (_request, response) => response.end();
+  });
+
+  const fail = (status: number, errorType: string) => (_request: IncomingMessage, response: ServerResponse) =>
+    response.writeHead(status, { 'x-amzn-ErrorType': errorType }).end(`{"message":"${errorType}"}`);
+
+  test('the request on the wire carries a signature that verifies, as API Gateway checks it', async () => {
+    await new SignedConnections(endpoint).post('L0SM9c+F/HcCIhw=', '{"type":"news"}');
+    const [request] = received;
+    expect(request).toMatchObject({
+      method: 'POST',
+      path: '/prod/@connections/L0SM9c%2BF%2FHcCIhw%3D',
+      body: '{"type":"news"}',
+    });
+    // Recompute the signature from what arrived, over the headers the request says it signed.
+    const authorization = request!.headers.authorization!;
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)![1]!.split(';');
+    const { config } = new ApiGatewayManagementApiClient({ endpoint });
+    const verifier = new SignatureV4({
+      service: 'execute-api',
+      region: await config.region(),
+      credentials: await config.credentials(),
+      sha256: config.sha256,
+      applyChecksum: false,
+    });
+    const headers = Object.fromEntries(signedHeaders.map((name) => [name, String(request!.headers[name])]));
+    const date = request!.headers['x-amz-date'] as string;
+    const signingDate = new Date(
+      `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
+    );
+    const expected = await verifier.sign(
+      {
+        method: 'POST',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        path: request!.path,
+        headers,
+        body: request!.body,
+      },
+      { signingDate },
+    );
+    expect(authorization).toBe(expected.headers.authorization);
+  });
+
+  test('410 Gone is a ConnectionGoneError; DELETE of a gone connection counts as closed', async () => {
+    answer = fail(410, 'GoneException');
+    await expect(new SignedConnections(endpoint).post('gone=', 'x')).rejects.toEqual(
+      new ConnectionGoneError('gone='),
+    );
+    await expect(new SignedConnections(endpoint).close('gone=')).resolves.toBeUndefined();
+    expect(received.map((r) => r.method)).toEqual(['POST', 'DELETE']);
+  });
+
+  test('a client error is not retried and says what the API answered', async () => {
+    answer = fail(403, 'ForbiddenException');
+    const post = new SignedConnections(endpoint).post('c', 'x');
+    await expect(post).rejects.toBeInstanceOf(ManagementApiError);
+    await expect(post).rejects.toThrow(
+      'The management API answered 403 ForbiddenException: {"message":"ForbiddenException"}',
+    );
+    expect(received).toHaveLength(1);
+  });
+
+  test.each([
+    [429, 'LimitExceededException'],
+    [500, 'InternalServerErrorException'],
+    [503, 'ServiceUnavailable'],
+  ])('%i is retried with backoff until it succeeds', async (status, errorType) => {
+    let failures = 2;
+    answer = (request, response) =>
+      failures-- > 0 ? fail(status, errorType)(request, response) : response.end();
+    await new SignedConnections(endpoint).post('c', 'x');
+    expect(received).toHaveLength(3);
+  });
+
+  test('after maxAttempts the last failure is the error', async () => {
+    answer = fail(429, 'LimitExceededException');
+    const post = new SignedConnections(endpoint, { maxAttempts: 3 }).post('c', 'x');
+    await expect(post).rejects.toMatchObject({ status: 429, errorType: 'LimitExceededException' });
+    expect(received).toHaveLength(3);
+  });
+
+  test('an endpoint that does not answer is abandoned after the timeout and tried again', async () => {
+    let calls = 0;
+    answer = (_request, response) => {
+      if (calls++ === 0) return; // never answers the first time
+      response.end();
+    };
+    await new SignedConnections(endpoint, { timeoutMs: 200 }).post('c', 'x');
+    expect(received).toHaveLength(2);
+  });
+});

@@ -1,0 +1,86 @@
+import { defineConfig, handlerTableLabels, notifyingTableLabels } from '../../lambdas/config';
+import projectConfig from '../../rohrpost.config';
+
+describe('defineConfig', () => {
+  test('applies the defaults', () => {
+    const config = defineConfig({});
+    expect(config.websocket).toEqual({
+      entry: 'lambdas/websocket.ts',
+      handler: 'handler',
+      memorySize: 256,
+      timeoutSeconds: 29,
+    });
+    expect(config.notifications).toEqual({
+      entry: 'lambdas/notify.ts',
+      handler: 'handler',
+      memorySize: 256,
+      timeoutSeconds: 60,
+      batchSize: 100,
+      retryAttempts: 5,
+      maxRecordAgeSeconds: 3600,
+      concurrency: 50,
+    });
+    expect(config.authorizer).toBeUndefined();
+    expect(defineConfig({ authorizer: { entry: 'a.ts' } }).authorizer?.identitySource).toEqual([
+      'route.request.querystring.token',
+    ]);
+  });
+
+  test.each([
+    [{ tables: { ab: { partitionKey: { name: 'id', type: 'string' } } } }, "Table label 'ab' must be 3-200"],
+    [
+      { tables: { 'bad label': { partitionKey: { name: 'id', type: 'string' } } } },
+      "Table label 'bad label'",
+    ],
+    [{ tables: { items: {} } }, "Table 'items' needs a partitionKey."],
+    [
+      {
+        tables: {
+          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: 'static' } },
+        },
+      },
+      "the group template 'static' names no attribute",
+    ],
+    [
+      {
+        tables: { items: { partitionKey: { name: 'id', type: 'string' }, notifications: { object: [''] } } },
+      },
+      'notifications.object lists attribute names',
+    ],
+    [
+      { notifications: { batchSize: 0 } },
+      'notifications.batchSize must be a whole number from 1 to 10000, not 0.',
+    ],
+    [
+      { notifications: { retryAttempts: -1 } },
+      'notifications.retryAttempts must be a whole number from 0 to 10000',
+    ],
+    [
+      { notifications: { maxRecordAgeSeconds: 30 } },
+      'notifications.maxRecordAgeSeconds must be a whole number from 60',
+    ],
+    [
+      { notifications: { concurrency: 1.5 } },
+      'notifications.concurrency must be a whole number from 1 to 1000',
+    ],
+  ])('refuses %j: %s', (config, message) => {
+    expect(() => defineConfig(config as never)).toThrow(message);
+  });
+
+  test('lists the tables handlers may use and the tables that notify', () => {
+    const config = defineConfig({
+      tables: {
+        private: { partitionKey: { name: 'id', type: 'string' }, notifications: {} },
+        shared: { partitionKey: { name: 'id', type: 'string' }, handlerAccess: 'read' },
+        none: { partitionKey: { name: 'id', type: 'string' }, handlerAccess: 'none' },
+      },
+    });
+    expect(handlerTableLabels(config)).toEqual(['shared']);
+    expect(notifyingTableLabels(config)).toEqual(['private']);
+  });
+
+  test("the project's configuration is valid and ships the notes example", () => {
+    expect(notifyingTableLabels(projectConfig)).toEqual(['notes']);
+    expect(handlerTableLabels(projectConfig)).toEqual(['notes']);
+  });
+});

@@ -1,0 +1,87 @@
+import type { AuthorizeSubscription } from '../../lambdas/rohrpost';
+import { createWebSocketHandler, HandlerError, subscriptionHandlers } from '../../lambdas/rohrpost';
+import { defaultGroupName } from '../../lambdas/runtime/subscriptions';
+import type { MembershipStore } from '../../lambdas/storage/membership';
+import { roundTrip } from '../support/events';
+
+/** A store that fails the test if a refused subscription ever reaches it. */
+const untouchable: MembershipStore = {
+  join: () => Promise.reject(new Error('a refused subscription must not join')),
+  leave: () => Promise.reject(new Error('not expected')),
+  leaveAll: () => Promise.reject(new Error('not expected')),
+  members: () => {
+    throw new Error('not expected');
+  },
+};
+
+const handlerWith = (authorize?: AuthorizeSubscription) =>
+  createWebSocketHandler({ handlers: [subscriptionHandlers({ authorize })], membership: () => untouchable });
+
+describe('subscribe refusals', () => {
+  test('without an authorization function, every subscription is refused', async () => {
+    const reply = await roundTrip(
+      handlerWith(),
+      '{"id": 4, "type": "subscribe", "auth_jwt": "t", "data": {"type": "note", "id": 1}}',
+    );
+    expect(reply).toBe('{"id":4,"type":"subscribe","error":"Not allowed to subscribe to this group."}');
+  });
+
+  test('undefined from the authorization function refuses', async () => {
+    const reply = await roundTrip(
+      handlerWith(() => undefined),
+      '{"id": 5, "type": "subscribe", "data": {"type": "user", "id": 1}}',
+    );
+    expect(reply).toBe('{"id":5,"type":"subscribe","error":"Not allowed to subscribe to this group."}');
+  });
+
+  test('a HandlerError from it is the reply', async () => {
+    const handler = handlerWith(() => {
+      throw new HandlerError('Token expired.');
+    });
+    expect(
+      await roundTrip(handler, '{"id": 6, "type": "subscribe", "data": {"type": "note", "id": 1}}'),
+    ).toBe('{"id":6,"type":"subscribe","error":"Token expired."}');
+  });
+
+  test('it sees the request (auth_jwt included), the group, its default name and the identity', async () => {
+    const seen: unknown[] = [];
+    const handler = handlerWith((subscription) => {
+      seen.push(
+        subscription.request.auth_jwt,
+        subscription.group,
+        subscription.defaultName,
+        subscription.identity,
+      );
+      return undefined;
+    });
+    await roundTrip(
+      handler,
+      '{"id": 7, "type": "subscribe", "auth_jwt": "jwt", "data": {"type": "note", "id": 5}}',
+    );
+    expect(seen).toEqual(['jwt', { type: 'note', id: 5 }, 'note-5', {}]);
+  });
+
+  test('unsubscribing from a group with no name to resolve is an error that says what to send', async () => {
+    const reply = await roundTrip(handlerWith(), '{"id": 8, "type": "unsubscribe", "data": "what"}');
+    expect(reply).toBe(
+      '{"id":8,"type":"unsubscribe","error":"Unknown group: send the group you subscribed to as data, e.g. {\\"type\\": \\"note\\", \\"id\\": 5}."}',
+    );
+  });
+});
+
+describe('default group names', () => {
+  test.each([
+    [{ type: 'note', id: 5 }, 'note-5'],
+    [{ type: 'collection', id: 'abc' }, 'collection-abc'],
+    [{ type: 'note', id: 5, extra: true }, 'note-5'],
+    [{ type: 'note' }, undefined],
+    [{ type: '', id: 1 }, undefined],
+    [{ type: 'note', id: '' }, undefined],
+    [{ type: 'note', id: { nested: 1 } }, undefined],
+    ['note-5', undefined],
+    [null, undefined],
+    [undefined, undefined],
+  ])('%j → %j', (group, name) => {
+    expect(defaultGroupName(group as never)).toBe(name);
+  });
+});
