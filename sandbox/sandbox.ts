@@ -16,7 +16,6 @@ import { LocalFunction } from './local-function';
 import type { DeadLetter, StreamReporter } from './stream-poller';
 import { StreamPoller } from './stream-poller';
 import { createTables } from './tables';
-import { TtlSweeper } from './ttl-sweeper';
 
 /** Everything the sandbox reports; the CLI prints it, tests usually ignore it. */
 export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter {}
@@ -40,8 +39,6 @@ export interface SandboxOptions {
   readonly watch?: boolean;
   /** API Gateway's quotas, to shorten in tests. @default API Gateway's */
   readonly limits?: Partial<GatewayLimits>;
-  /** How often expired memberships are deleted (DynamoDB Local never expires items). @default 60000 */
-  readonly ttlSweepIntervalMs?: number;
   /** @default reports nothing */
   readonly reporter?: SandboxReporter;
 }
@@ -57,8 +54,6 @@ export interface Sandbox {
   readonly gateway: Gateway;
   /** Stream records that failed every retry; on AWS they would be in the dead-letter queue. */
   readonly deadLetters: readonly DeadLetter[];
-  /** Deletes the memberships expired by `nowSeconds` (default: now), as DynamoDB's TTL would; returns how many. */
-  expireItems(nowSeconds?: number): Promise<number>;
   /** Stops everything the sandbox started, DynamoDB Local included. */
   stop(): Promise<void>;
 }
@@ -84,7 +79,6 @@ const SILENT: SandboxReporter = {
 /** What a sandbox has started, so far: each part is stopped in `stopParts`'s order. */
 interface Parts {
   database?: DynamoDbLocal;
-  sweeper?: TtlSweeper;
   gateway?: Gateway;
   buildDirectory?: string;
   functions: LocalFunction[];
@@ -94,7 +88,7 @@ interface Parts {
 /**
  * Stops what was started: the stream pollers first, so that no batch is cut off; then the
  * gateway, whose closing connections still reach `$disconnect` in the running functions;
- * then the functions, their build files, the TTL sweeper and DynamoDB Local.
+ * then the functions, their build files and DynamoDB Local.
  */
 async function stopParts(parts: Parts): Promise<void> {
   const steps = [
@@ -102,7 +96,6 @@ async function stopParts(parts: Parts): Promise<void> {
     () => parts.gateway?.stop(),
     ...parts.functions.map((fn) => () => fn.stop()),
     () => parts.buildDirectory && rmSync(parts.buildDirectory, { recursive: true, force: true }),
-    () => parts.sweeper?.stop(),
     () => parts.database?.stop(),
   ];
   for (const step of steps) {
@@ -149,13 +142,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         stream: notifying.includes(label),
       })),
     ]);
-    const sweeper = new TtlSweeper(
-      dynamodbEndpoint,
-      [membershipTable],
-      options.ttlSweepIntervalMs ?? 60_000,
-      (message) => reporter.failed(message),
-    );
-    parts.sweeper = sweeper;
 
     const gateway = new Gateway({
       host: options.host ?? '127.0.0.1',
@@ -233,7 +219,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       get deadLetters() {
         return parts.pollers.flatMap((poller) => poller.deadLetters);
       },
-      expireItems: (nowSeconds) => sweeper.sweep(nowSeconds),
       stop,
     };
   } catch (error) {

@@ -251,9 +251,15 @@ export class StreamPoller {
     const image = (values: Record<string, SdkAttributeValue> | undefined) =>
       values &&
       Object.fromEntries(Object.entries(values).map(([name, value]) => [name, toLambdaValue(value)]));
+    // DynamoDB Local reports a TTL deletion under an event name of its own; Lambda gets a
+    // REMOVE by the DynamoDB service.
+    const expired =
+      !['INSERT', 'MODIFY', 'REMOVE'].includes(record.eventName ?? '') &&
+      !stream.NewImage &&
+      !!stream.OldImage;
     return {
       eventID: record.eventID,
-      eventName: record.eventName,
+      eventName: expired ? 'REMOVE' : record.eventName,
       eventVersion: record.eventVersion,
       eventSource: 'aws:dynamodb',
       awsRegion: LOCAL_REGION,
@@ -269,6 +275,7 @@ export class StreamPoller {
         StreamViewType: stream.StreamViewType,
       },
       eventSourceARN: this.streamArn,
+      ...(expired && { userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } }),
       ...(record.userIdentity && {
         userIdentity: { type: record.userIdentity.Type, principalId: record.userIdentity.PrincipalId },
       }),

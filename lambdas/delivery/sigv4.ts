@@ -34,10 +34,7 @@ export class RequestSigner {
 
   /** The headers to send besides the request's own: `x-amz-date`, the session token, `authorization`. */
   sign(request: RequestToSign, credentials: SigningCredentials, now = new Date()): Record<string, string> {
-    const amzDate = now
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d{3}/, '');
+    const amzDate = this.amzDate(now);
     const date = amzDate.slice(0, 8);
     const added: Record<string, string> = { 'x-amz-date': amzDate };
     if (credentials.sessionToken) added['x-amz-security-token'] = credentials.sessionToken;

@@ -71,6 +71,21 @@ describe('change notifications in the sandbox', () => {
   }
 
   const nextUpdate = (socket: TestSocket) => socket.nextJson<Update>(10_000);
+  const socketNext = (socket: TestSocket, timeoutMs: number) => socket.nextJson<Update>(timeoutMs);
+
+  /** How many records of a table the sandbox has handed to the notification function. */
+  const streamRecords = (tableName: string) =>
+    reporter.lines
+      .filter((line) => line.startsWith(`streamDelivered ${tableName} `))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+
+  async function eventuallyAsync(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await predicate())) {
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 
   async function connectionIdOf(socket: TestSocket): Promise<string> {
     return (await socket.askJson<{ data: { connectionId: string } }>({ id: 'w', type: 'whoami' })).data
@@ -244,7 +259,7 @@ describe('change notifications in the sandbox', () => {
     expect(await membershipsOf(connectionId)).toEqual([]);
   });
 
-  test("expired memberships are deleted, as DynamoDB's TTL would", async () => {
+  test("expired memberships disappear, as DynamoDB's TTL deletes them", async () => {
     const now = Math.floor(Date.now() / 1000);
     const item = (connectionId: string, expiresAt: number) => ({
       group: 'ttl-room',
@@ -253,10 +268,30 @@ describe('change notifications in the sandbox', () => {
     });
     await db.send(new PutCommand({ TableName: table('membership'), Item: item('expired=', now - 10) }));
     await db.send(new PutCommand({ TableName: table('membership'), Item: item('current=', now + 3600) }));
-    expect(await sandbox.expireItems()).toBeGreaterThanOrEqual(1);
-    expect(await membershipsOf('expired=')).toEqual([]);
+    await eventuallyAsync(async () => (await membershipsOf('expired=')).length === 0, 20_000);
     expect(await membershipsOf('current=')).toEqual(['ttl-room']);
-  });
+  }, 30_000);
+
+  test('an item that expires is announced as a deletion, unless its table skips expiries', async () => {
+    const [loud, quiet] = [
+      await subscribed({ type: 'expiring', id: 'e1' }),
+      await subscribed({ type: 'quiet', id: 'q1' }),
+    ];
+    const expiresAt = Math.floor(Date.now() / 1000) - 10;
+    await put('expiring', { id: 'e1', expiresAt });
+    await put('expiring-quietly', { id: 'q1', expiresAt });
+    expect((await nextUpdate(loud)).data.type).toBe('create');
+    expect((await nextUpdate(quiet)).data.type).toBe('create');
+    expect((await socketNext(loud, 20_000)).data).toEqual({
+      group: 'expiring-e1',
+      type: 'delete',
+      object: { id: 'e1' },
+    });
+    // Both records of the quiet table, the creation and the expiry, reach its notification function...
+    await eventually(() => streamRecords(table('expiring-quietly')) === 2, 20_000);
+    // ...and the expiry sends nothing.
+    expect(quiet.received).toHaveLength(2);
+  }, 40_000);
 
   test('a handler can send to a group (send_to_group): every member gets the same message', async () => {
     const [sender, other] = [await subscribed('room'), await subscribed('room')];

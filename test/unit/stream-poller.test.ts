@@ -27,7 +27,7 @@ function sdkRecord(sequenceNumber: number, id = `item-${sequenceNumber}`) {
 }
 
 /** A stream client that serves `pages` one per GetRecords call, then empty pages. */
-function scriptedStream(pages: Array<ReturnType<typeof sdkRecord>[] | Error>) {
+function scriptedStream(pages: Array<Array<Record<string, unknown>> | Error>) {
   const iteratorRequests: unknown[] = [];
   const client = {
     send: (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
@@ -121,6 +121,31 @@ describe('the sandbox event source mapping', () => {
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       },
     });
+  });
+
+  test("DynamoDB Local's TTL deletion reaches the function as Lambda delivers one: REMOVE by the DynamoDB service", async () => {
+    let event: DynamoDBStreamEvent | undefined;
+    const fn = {
+      invoke: (received: unknown) => {
+        event = received as DynamoDBStreamEvent;
+        return Promise.resolve({ batchItemFailures: [] });
+      },
+    };
+    const { dynamodb } = sdkRecord(1);
+    const expiry = {
+      ...sdkRecord(1),
+      eventName: 'UNKNOWN_TO_SDK_VERSION',
+      dynamodb: { ...dynamodb, NewImage: undefined, OldImage: dynamodb.NewImage },
+    };
+    const { poller } = await poll([[expiry]], fn as never);
+    await eventually(() => event !== undefined);
+    await poller.stop();
+    expect(event!.Records[0]).toMatchObject({
+      eventName: 'REMOVE',
+      userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      dynamodb: { OldImage: { id: { S: 'item-1' } } },
+    });
+    expect(event!.Records[0]!.dynamodb).not.toHaveProperty('NewImage');
   });
 
   test('a reported failure is retried with the records after it; then dead-lettered alone', async () => {
