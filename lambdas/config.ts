@@ -38,6 +38,19 @@ export interface ApplicationTableConfig extends TableDefinition {
    * old images). @default not pushed, and no stream
    */
   readonly notifications?: NotificationRule;
+  /**
+   * A table that already exists in the AWS account: the CDK app uses it instead of creating it
+   * (the sandbox creates it locally all the same). Its stream must have new and old images.
+   * @default the CDK app creates the table
+   */
+  readonly existing?: ExistingTable;
+}
+
+/** A table the CDK app does not create. */
+export interface ExistingTable {
+  readonly tableName: string;
+  /** The table's stream, needed when the table has `notifications`. @default no stream */
+  readonly streamArn?: string;
 }
 
 /**
@@ -125,6 +138,9 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
       throw new Error(
         `Table '${label}': the group template '${rule.group}' names no attribute, like 'note-{id}'.`,
       );
+    }
+    if (rule && table.existing && !table.existing.streamArn) {
+      throw new Error(`Table '${label}' has notifications, so its existing table needs a streamArn.`);
     }
     if (rule?.object?.some((name) => typeof name !== 'string' || name === '')) {
       throw new Error(`Table '${label}': notifications.object lists attribute names, non-empty strings.`);

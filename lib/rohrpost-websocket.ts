@@ -1,0 +1,429 @@
+import { resolve } from 'node:path';
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IAlarmAction, IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { ApplicationTableConfig, FunctionConfig, ResolvedConfig } from '../lambdas/config';
+import { handlerTableLabels, notifyingTableLabels } from '../lambdas/config';
+import { functionEnvironment } from '../lambdas/environment';
+import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
+import { indexProps, tableShape } from './table-props';
+
+export interface RohrpostWebSocketProps {
+  /** The project's configuration: functions, tables and notification rules (rohrpost.config.ts). */
+  readonly config: ResolvedConfig;
+  /** The folder the configuration's function entries are relative to. @default the current working directory */
+  readonly projectRoot?: string;
+  /** The API Gateway stage. @default 'prod' */
+  readonly stageName?: string;
+  /** Steady-state requests per second the stage accepts. @default 1000 */
+  readonly throttlingRateLimit?: number;
+  /** Requests the stage accepts in a burst. @default 500 */
+  readonly throttlingBurstLimit?: number;
+  /** How long the functions' logs and the access logs are kept. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** Refuse to delete the membership table. Its items live hours at most, so this guards against accidents only. @default false */
+  readonly membershipDeletionProtection?: boolean;
+  /** What happens to the application tables this construct creates when it is removed. @default RemovalPolicy.RETAIN */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Set API Gateway's CloudWatch Logs role for the account and region, which access logging
+   * needs. Turn it off where another stack sets it. @default true
+   */
+  readonly setApiGatewayAccountRole?: boolean;
+  /** Where the alarms notify, e.g. an SNS topic action. @default no action */
+  readonly alarmAction?: IAlarmAction;
+  /** The functions' CPU architecture. @default Architecture.ARM_64 */
+  readonly architecture?: Architecture;
+}
+
+/** The runtime of every function: the newest Node.js Lambda runs. */
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
+
+/**
+ * rohrpost on API Gateway, Lambda and DynamoDB: a WebSocket API whose `$connect`,
+ * `$disconnect` and `$default` routes run the websocket function (replies as route
+ * responses), a membership table, and a notification function fed by the streams of the
+ * configured tables, with a dead-letter queue and alarms. Every permission is scoped to the
+ * resources it is for.
+ */
+export class RohrpostWebSocket extends Construct {
+  readonly api: WebSocketApi;
+  readonly stage: WebSocketStage;
+  readonly membershipTable: Table;
+  /** The application tables, by label. */
+  readonly tables: Readonly<Record<string, ITable>>;
+  readonly websocketFunction: NodejsFunction;
+  readonly notificationFunction: NodejsFunction | undefined;
+  readonly authorizerFunction: NodejsFunction | undefined;
+  readonly deadLetterQueue: Queue | undefined;
+  readonly alarms: Alarm[] = [];
+
+  private readonly props: RohrpostWebSocketProps;
+
+  constructor(scope: Construct, id: string, props: RohrpostWebSocketProps) {
+    super(scope, id);
+    this.props = props;
+    const { config } = props;
+    const stageName = props.stageName ?? 'prod';
+
+    this.membershipTable = new Table(this, 'Memberships', {
+      ...tableShape(membershipTableDefinition),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      deletionProtection: props.membershipDeletionProtection ?? false,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    for (const index of indexProps(membershipTableDefinition))
+      this.membershipTable.addGlobalSecondaryIndex(index);
+    Validations.of(this.membershipTable).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
+        'a point-in-time restore would bring back connections that no longer exist.',
+    });
+
+    this.tables = Object.fromEntries(
+      Object.entries(config.tables).map(([label, table]) => [label, this.applicationTable(label, table)]),
+    );
+
+    this.api = new WebSocketApi(this, 'Api', { description: 'rohrpost: request/reply and live updates' });
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.api,
+      stageName,
+      autoDeploy: true,
+      throttle: {
+        rateLimit: props.throttlingRateLimit ?? 1000,
+        burstLimit: props.throttlingBurstLimit ?? 500,
+      },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(
+          new LogGroup(this, 'AccessLogs', {
+            retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+            removalPolicy: RemovalPolicy.DESTROY,
+          }),
+        ),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            connectionId: '$context.connectionId',
+            eventType: '$context.eventType',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            integrationStatus: '$context.integration.status',
+            error: '$context.error.message',
+            sourceIp: '$context.identity.sourceIp',
+            principalId: '$context.authorizer.principalId',
+            requestTime: '$context.requestTime',
+          }),
+        ),
+      },
+    });
+    if (props.setApiGatewayAccountRole ?? true) this.setAccountLoggingRole();
+
+    const membershipArns = [
+      this.membershipTable.tableArn,
+      `${this.membershipTable.tableArn}/index/${MembershipTable.connectionIndex}`,
+    ];
+    const managementEndpoint = this.stage.callbackUrl;
+
+    this.websocketFunction = this.function('WebSocket', config.websocket, {
+      managementEndpoint,
+      tableLabels: handlerTableLabels(config),
+      description: 'rohrpost: $connect, $disconnect and $default',
+    });
+    this.websocketFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
+        resources: membershipArns,
+      }),
+    );
+    this.allowManageConnections(this.websocketFunction, ['POST', 'DELETE']);
+    for (const label of handlerTableLabels(config)) {
+      this.allowTableAccess(this.websocketFunction, label, config.tables[label]!);
+    }
+
+    const integration = new WebSocketLambdaIntegration('Handler', this.websocketFunction);
+    if (config.authorizer) {
+      this.authorizerFunction = this.function('Authorizer', config.authorizer, {
+        tableLabels: [],
+        description: 'rohrpost: who is connecting',
+      });
+      this.api.addRoute('$connect', {
+        integration,
+        authorizer: new WebSocketLambdaAuthorizer('Authorizer', this.authorizerFunction, {
+          identitySource: [...config.authorizer.identitySource],
+        }),
+      });
+    } else {
+      this.api.addRoute('$connect', { integration });
+    }
+    this.api.addRoute('$disconnect', { integration });
+    this.api.addRoute('$default', { integration, returnResponse: true });
+    this.acknowledgeRouteAuthorization(Boolean(config.authorizer));
+
+    const notifying = notifyingTableLabels(config);
+    if (notifying.length > 0) {
+      const notifications = config.notifications;
+      this.deadLetterQueue = new Queue(this, 'DeadLetters', {
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      Validations.of(this.deadLetterQueue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason:
+          'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
+          'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
+      });
+      this.notificationFunction = this.function('Notifications', notifications, {
+        managementEndpoint,
+        tableLabels: notifying,
+        description: 'rohrpost: table changes to subscription-update messages',
+      });
+      this.notificationFunction.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+          resources: membershipArns,
+        }),
+      );
+      this.allowManageConnections(this.notificationFunction, ['POST']);
+      for (const label of notifying) {
+        this.notificationFunction.addEventSource(
+          new DynamoEventSource(this.tables[label]!, {
+            startingPosition: StartingPosition.LATEST,
+            batchSize: notifications.batchSize,
+            bisectBatchOnError: true,
+            reportBatchItemFailures: true,
+            retryAttempts: notifications.retryAttempts,
+            maxRecordAge: Duration.seconds(notifications.maxRecordAgeSeconds),
+            onFailure: new SqsDlq(this.deadLetterQueue),
+          }),
+        );
+      }
+      Validations.of(this.notificationFunction.role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
+          'permissions; reading records is limited to the configured streams.',
+      });
+      this.alarm(
+        'DeadLetterAlarm',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+        1,
+        'A stream batch failed every retry: inspect the dead-letter queue.',
+      );
+      this.alarm(
+        'NotificationLagAlarm',
+        this.notificationFunction.metric('IteratorAge', {
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        }),
+        (notifications.maxRecordAgeSeconds * 1000) / 2,
+        'Notifications lag half the maximum record age behind the table changes.',
+      );
+    }
+  }
+
+  /** The wss:// URL clients connect to. */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** The management API endpoint (https://) that PostToConnection is sent to. */
+  get managementEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
+
+  private applicationTable(label: string, table: ApplicationTableConfig): ITable {
+    const id = `Table${label.replace(/[^A-Za-z0-9]/g, '')}`;
+    if (table.existing) {
+      return Table.fromTableAttributes(this, id, {
+        tableName: table.existing.tableName,
+        ...(table.existing.streamArn && { tableStreamArn: table.existing.streamArn }),
+      });
+    }
+    const created = new Table(this, id, {
+      ...tableShape(table),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      ...(table.notifications && { stream: StreamViewType.NEW_AND_OLD_IMAGES }),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: this.props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    for (const index of indexProps(table)) created.addGlobalSecondaryIndex(index);
+    return created;
+  }
+
+  /**
+   * A Node.js function bundled by the local esbuild: minified, with source maps, the AWS SDK
+   * bundled and tree-shaken. Its role may only write its own log group; the rest is granted
+   * statement by statement.
+   */
+  private function(
+    id: string,
+    config: Required<FunctionConfig>,
+    options: { managementEndpoint?: string; tableLabels: string[]; description: string },
+  ): NodejsFunction {
+    const logGroup = new LogGroup(this, `${id}Logs`, {
+      retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(logGroup.node.defaultChild as never)}.Arn>:*]`,
+      reason:
+        'Lambda creates its log streams at run time, so their names are only known as a prefix of the log group.',
+    });
+    const fn = new NodejsFunction(this, id, {
+      entry: resolve(this.props.projectRoot ?? process.cwd(), config.entry),
+      handler: config.handler,
+      description: options.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: this.props.architecture ?? Architecture.ARM_64,
+      memorySize: config.memorySize,
+      timeout: Duration.seconds(config.timeoutSeconds),
+      role,
+      logGroup,
+      environment: {
+        ...functionEnvironment({
+          managementEndpoint: options.managementEndpoint ?? '',
+          membershipTable: this.membershipTable.tableName,
+          tableNames: Object.fromEntries(
+            options.tableLabels.map((label) => [label, this.tables[label]!.tableName]),
+          ),
+        }),
+        // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        target: 'node24',
+        format: OutputFormat.CJS,
+        mainFields: ['module', 'main'],
+        externalModules: [],
+      },
+    });
+    this.alarm(
+      `${id}ErrorsAlarm`,
+      fn.metricErrors({ period: Duration.minutes(5) }),
+      1,
+      `The ${id} function failed.`,
+    );
+    this.alarm(
+      `${id}ThrottlesAlarm`,
+      fn.metricThrottles({ period: Duration.minutes(5) }),
+      1,
+      `The ${id} function was throttled.`,
+    );
+    return fn;
+  }
+
+  /** PostToConnection (POST) and DeleteConnection (DELETE) on this stage's connections only. */
+  private allowManageConnections(fn: NodejsFunction, methods: Array<'POST' | 'DELETE'>): void {
+    const resources = methods.map(
+      (method) =>
+        `arn:${Aws.PARTITION}:execute-api:${Aws.REGION}:${Aws.ACCOUNT_ID}:${this.api.apiId}/${this.stage.stageName}/${method}/@connections/*`,
+    );
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources }));
+    for (const resource of resources) {
+      Validations.of(fn.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${this.resolveForNag(resource)}]`,
+        reason:
+          'Connection ids are assigned by API Gateway at run time; the grant is limited to this API stage and method.',
+      });
+    }
+  }
+
+  /** What the websocket function's handlers may do with an application table, and nothing more. */
+  private allowTableAccess(fn: NodejsFunction, label: string, table: ApplicationTableConfig): void {
+    const arn = this.tables[label]!.tableArn;
+    const read = [
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:ConditionCheckItem',
+    ];
+    const write = [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ];
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: table.handlerAccess === 'read-write' ? [...read, ...write] : read,
+        resources: [arn, ...(table.indexes ?? []).map((index) => `${arn}/index/${index.name}`)],
+      }),
+    );
+  }
+
+  private alarm(id: string, metric: IMetric, threshold: number, description: string): void {
+    const alarm = new Alarm(this, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: description,
+    });
+    if (this.props.alarmAction) alarm.addAlarmAction(this.props.alarmAction);
+    this.alarms.push(alarm);
+  }
+
+  /** API Gateway writes access logs through one role per account and region. */
+  private setAccountLoggingRole(): void {
+    const role = new Role(this, 'ApiGatewayLoggingRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [
+        ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+      ],
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        "AWS's managed policy for API Gateway's account-wide logging role: API Gateway picks the log " +
+        'groups at run time, so no narrower policy is possible.',
+    });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    this.stage.node.addDependency(account);
+  }
+
+  private acknowledgeRouteAuthorization(hasAuthorizer: boolean): void {
+    for (const route of ['$disconnect', '$default', ...(hasAuthorizer ? [] : ['$connect'])]) {
+      const child = this.api.node.tryFindChild(`${route}-Route`);
+      if (!child) continue;
+      Validations.of(child).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          route === '$connect'
+            ? 'No authorizer is configured: clients authenticate per subscription (subscribe checks auth_jwt and ' +
+              'refuses by default). Add `authorizer` to rohrpost.config.ts to authenticate connections.'
+            : 'API Gateway WebSocket APIs authorize on $connect only; later messages carry its identity.',
+      });
+    }
+  }
+
+  /** A resource as cdk-nag prints it: tokens as `<LogicalId>`, pseudo parameters as `<AWS::Name>`. */
+  private resolveForNag(resource: string): string {
+    const joined = Stack.of(this).resolve(resource) as {
+      'Fn::Join': [string, Array<string | { Ref: string }>];
+    };
+    return joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${part.Ref}>`)).join('');
+  }
+}

@@ -1,0 +1,443 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { defineConfig } from '../../lambdas/config';
+import config from '../../rohrpost.config';
+import type { Synthesized } from '../support/cdk';
+import { PROJECT_ROOT, synthesize } from '../support/cdk';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
+
+const resourceOf = (synthesized: Synthesized, logicalId: string) =>
+  (synthesized.template.toJSON() as { Resources: Record<string, Resource> }).Resources[logicalId]!;
+const resourcesOf = (synthesized: Synthesized, type: string) =>
+  Object.entries(synthesized.template.findResources(type) as Record<string, Resource>);
+
+/** The policy statements of the role a function runs as. */
+function statementsOf(synthesized: Synthesized, functionLogicalId: string) {
+  const fn = resourceOf(synthesized, functionLogicalId);
+  const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0];
+  return resourcesOf(synthesized, 'AWS::IAM::Policy')
+    .filter(([, policy]) =>
+      (policy.Properties.Roles as Array<{ Ref: string }>).some((role) => role.Ref === roleId),
+    )
+    .flatMap(
+      ([, policy]) =>
+        (policy.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement,
+    );
+}
+
+const listOf = <T>(value: T | T[]) => (Array.isArray(value) ? value : [value]);
+const actionsOf = (statements: Array<Record<string, unknown>>) =>
+  statements.flatMap((s) => listOf(s.Action as string));
+const functionId = (synthesized: Synthesized, description: string) =>
+  resourcesOf(synthesized, 'AWS::Lambda::Function').find(([, fn]) =>
+    String(fn.Properties.Description).includes(description),
+  )![0];
+
+describe('the CDK stack with the project configuration', () => {
+  let synthesized: Synthesized;
+  let websocketId: string;
+  let notificationsId: string;
+
+  beforeAll(() => {
+    synthesized = synthesize(config, { bundle: true });
+    websocketId = functionId(synthesized, '$default');
+    notificationsId = functionId(synthesized, 'subscription-update');
+  });
+
+  describe('the WebSocket API', () => {
+    test('$connect, $disconnect and $default run the websocket function', () => {
+      const routes = resourcesOf(synthesized, 'AWS::ApiGatewayV2::Route').map(
+        ([, route]) => route.Properties,
+      );
+      expect(routes.map((route) => route.RouteKey).sort()).toEqual(['$connect', '$default', '$disconnect']);
+      const [integrationId] = resourcesOf(synthesized, 'AWS::ApiGatewayV2::Integration').map(([id]) => id);
+      for (const route of routes) {
+        expect(route.Target).toEqual({ 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] });
+      }
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+        IntegrationType: 'AWS_PROXY',
+        IntegrationUri: Match.objectLike({
+          'Fn::Join': Match.arrayWith([
+            Match.arrayWith([Match.objectLike({ 'Fn::GetAtt': [websocketId, 'Arn'] })]),
+          ]),
+        }),
+      });
+    });
+
+    test('$default has a route response, so the return value reaches the client', () => {
+      const [defaultRouteId] = resourcesOf(synthesized, 'AWS::ApiGatewayV2::Route').find(
+        ([, route]) => route.Properties.RouteKey === '$default',
+      )!;
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: '$default',
+        RouteResponseSelectionExpression: '$default',
+      });
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', {
+        RouteId: { Ref: defaultRouteId },
+        RouteResponseKey: '$default',
+      });
+    });
+
+    test('the stage deploys automatically, with throttling and JSON access logs', () => {
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: 'prod',
+        AutoDeploy: true,
+        DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 500 },
+        AccessLogSettings: {
+          DestinationArn: Match.anyValue(),
+          Format: Match.stringLikeRegexp('"connectionId":"\\$context.connectionId"'),
+        },
+      });
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        AccessLogSettings: { Format: Match.stringLikeRegexp('"routeKey":"\\$context.routeKey"') },
+      });
+      synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+    });
+
+    test('API Gateway may invoke the function for this API and its routes only', () => {
+      const permissions = resourcesOf(synthesized, 'AWS::Lambda::Permission').map(([, p]) => p.Properties);
+      expect(permissions).toHaveLength(3);
+      for (const permission of permissions) {
+        expect(permission.Principal).toBe('apigateway.amazonaws.com');
+        const arn = JSON.stringify(permission.SourceArn);
+        expect(arn).toContain('"Ref":"RohrpostApiAE301011"');
+        expect(arn).toMatch(/\/\*\$(connect|disconnect|default)"/);
+      }
+    });
+  });
+
+  describe('the membership table', () => {
+    test('answers "who is in group G" by its key and "which groups has connection C" by an index', () => {
+      synthesized.template.hasResourceProperties('AWS::DynamoDB::Table', {
+        KeySchema: [
+          { AttributeName: 'group', KeyType: 'HASH' },
+          { AttributeName: 'connectionId', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: false,
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'byConnection',
+            KeySchema: [
+              { AttributeName: 'connectionId', KeyType: 'HASH' },
+              { AttributeName: 'group', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      });
+    });
+  });
+
+  describe('the notes table and its notifications', () => {
+    test('the table streams new and old images, keeps backups, and is retained', () => {
+      synthesized.template.hasResource('AWS::DynamoDB::Table', {
+        Properties: Match.objectLike({
+          KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+          StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+        DeletionPolicy: 'Retain',
+      });
+    });
+
+    test('the event source mapping reports batch item failures, bisects, and gives up after bounded retries', () => {
+      const [queueId] = resourcesOf(synthesized, 'AWS::SQS::Queue')[0]!;
+      synthesized.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: notificationsId },
+        StartingPosition: 'LATEST',
+        BatchSize: 100,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 5,
+        MaximumRecordAgeInSeconds: 3600,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+      });
+    });
+
+    test('the dead-letter queue is encrypted and refuses anything but TLS', () => {
+      synthesized.template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 60 * 60,
+      });
+      synthesized.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('the functions', () => {
+    test.each([
+      ['websocket', () => websocketId, 29],
+      ['notification', () => notificationsId, 60],
+    ])(
+      'the %s function: Node.js 24 on arm64, its log group, and the environment both sides read',
+      (_name, id, timeout) => {
+        const fn = resourceOf(synthesized, id());
+        expect(fn.Properties).toMatchObject({
+          Runtime: 'nodejs24.x',
+          Architectures: ['arm64'],
+          MemorySize: 256,
+          Timeout: timeout,
+          LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
+        });
+        const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+        expect(Object.keys(variables).sort()).toEqual([
+          'NODE_OPTIONS',
+          'ROHRPOST_MANAGEMENT_ENDPOINT',
+          'ROHRPOST_MEMBERSHIP_TABLE',
+          'ROHRPOST_TABLE_NAMES',
+        ]);
+        expect(JSON.stringify(variables.ROHRPOST_MANAGEMENT_ENDPOINT)).toMatch(
+          /"https:\/\/",\{"Ref":"RohrpostApi\w+"\},".execute-api.eu-central-1.",\{"Ref":"AWS::URLSuffix"\},"\/prod"/,
+        );
+      },
+    );
+
+    test('logs are kept for a month', () => {
+      for (const [, group] of resourcesOf(synthesized, 'AWS::Logs::LogGroup')) {
+        expect(group.Properties.RetentionInDays).toBe(30);
+      }
+    });
+
+    test('the bundles are minified, carry their source maps and the SDK, and load without network I/O', () => {
+      for (const id of [websocketId, notificationsId]) {
+        const fn = resourceOf(synthesized, id);
+        const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace('.zip', '');
+        const bundle = join(synthesized.app.outdir, `asset.${key}`, 'index.js');
+        const code = readFileSync(bundle, 'utf8');
+        expect(statSync(`${bundle}.map`).isFile()).toBe(true);
+        expect(code.length / code.split('\n').length).toBeGreaterThan(2_000); // minified: a few very long lines
+        // Only Node's own modules stay outside, and the SDK's optional CRT signer, which it loads only for SigV4a.
+        const external = [...new Set(code.match(/require\("[^"]+"\)/g))].filter(
+          (call) => !call.startsWith('require("node:') && call !== 'require("@aws-sdk/signature-v4-crt")',
+        );
+        expect(external).toEqual([]);
+        expect(statSync(bundle).size).toBeLessThan(512 * 1024);
+        const loaded = execFileSync(
+          process.execPath,
+          [
+            '--require',
+            join(__dirname, '../support/no-network.cjs'),
+            '-e',
+            `require(${JSON.stringify(bundle)})`,
+          ],
+          { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1' } },
+        );
+        expect(loaded.trim()).toBe('network attempts: 0');
+      }
+    });
+  });
+
+  describe('least privilege', () => {
+    test('ManageConnections only on this stage’s @connections paths, never the whole API', () => {
+      const manage = (id: string) =>
+        statementsOf(synthesized, id)
+          .filter((s) => actionsOf([s]).includes('execute-api:ManageConnections'))
+          .flatMap((s) => listOf(s.Resource))
+          .map((resource) => JSON.stringify(resource));
+      const path = (method: string) =>
+        new RegExp(`\\{"Ref":"RohrpostApi\\w+"\\},"/prod/${method}/@connections/\\*"\\]\\]\\}$`);
+      const websocket = manage(websocketId);
+      expect(websocket).toHaveLength(2);
+      expect(websocket).toEqual(
+        expect.arrayContaining([expect.stringMatching(path('POST')), expect.stringMatching(path('DELETE'))]),
+      );
+      const notifications = manage(notificationsId);
+      expect(notifications).toEqual([expect.stringMatching(path('POST'))]);
+    });
+
+    test('DynamoDB: the membership table and its index by name, no wildcards', () => {
+      const membership = (id: string) =>
+        statementsOf(synthesized, id).filter((s) =>
+          JSON.stringify(s.Resource).includes('RohrpostMemberships'),
+        );
+      const websocket = membership(websocketId);
+      expect(actionsOf(websocket).sort()).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ]);
+      expect(actionsOf(membership(notificationsId)).sort()).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:Query',
+      ]);
+      for (const statement of [...websocket, ...membership(notificationsId)]) {
+        expect(JSON.stringify(statement.Resource)).toMatch(/"\/index\/byConnection"/);
+        expect(JSON.stringify(statement.Resource)).not.toContain('/index/*');
+      }
+    });
+
+    test("handlers may use the tables with handlerAccess, as it says, and the notification function can't write them", () => {
+      const notes = (id: string) =>
+        statementsOf(synthesized, id).filter((s) =>
+          JSON.stringify(s.Resource).includes('RohrpostTablenotes'),
+        );
+      expect(actionsOf(notes(websocketId))).toEqual(
+        expect.arrayContaining([
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+        ]),
+      );
+      const streamOnly = actionsOf(notes(notificationsId));
+      expect(streamOnly.sort()).toEqual([
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+      ]);
+    });
+
+    test('the one Resource "*" is ListStreams, which has no resource-level permissions', () => {
+      const wildcards = [websocketId, notificationsId]
+        .flatMap((id) => statementsOf(synthesized, id))
+        .filter((s) => listOf(s.Resource).includes('*'));
+      expect(actionsOf(wildcards)).toEqual(['dynamodb:ListStreams']);
+    });
+  });
+
+  describe('operations', () => {
+    test('outputs: the wss:// URL, the management endpoint and the dead-letter queue', () => {
+      const outputs = synthesized.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+      expect(JSON.stringify(outputs.WebSocketUrl!.Value)).toMatch(
+        /^\{"Fn::Join":\["",\["wss:\/\/",.*"\/prod"\]\]\}$/,
+      );
+      expect(JSON.stringify(outputs.ManagementEndpoint!.Value)).toMatch(
+        /^\{"Fn::Join":\["",\["https:\/\/",.*"\/prod"\]\]\}$/,
+      );
+      expect(outputs.DeadLetterQueueUrl!.Value).toEqual({
+        Ref: expect.stringMatching(/^RohrpostDeadLetters/),
+      });
+    });
+
+    test('alarms: dead letters, function errors and throttles, notification lag', () => {
+      const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+      const metric = (name: string) => alarms.filter((alarm) => alarm.MetricName === name);
+      expect(metric('ApproximateNumberOfMessagesVisible')).toEqual([
+        expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+      ]);
+      expect(metric('Errors')).toHaveLength(2);
+      expect(metric('Throttles')).toHaveLength(2);
+      expect(metric('IteratorAge')).toEqual([
+        expect.objectContaining({ Threshold: 1_800_000, Statistic: 'Maximum' }),
+      ]);
+      for (const alarm of alarms) expect(alarm.TreatMissingData).toBe('notBreaching');
+    });
+  });
+
+  describe('cdk-nag (AwsSolutions)', () => {
+    test('every acknowledgement is one of the reviewed ones, with its reason', () => {
+      const acknowledged = new Map<string, string>();
+      for (const [, resource] of Object.entries(
+        synthesized.template.toJSON().Resources as Record<string, Resource>,
+      )) {
+        const rules = (
+          resource.Metadata?.cdk_nag as { rules_to_suppress?: Array<{ id: string; reason: string }> }
+        )?.rules_to_suppress;
+        for (const rule of rules ?? []) acknowledged.set(rule.id.replace(/<[^>]+>/g, '<…>'), rule.reason);
+      }
+      expect([...acknowledged.keys()].sort()).toEqual(
+        [
+          'AwsSolutions-APIG4',
+          'AwsSolutions-DDB3',
+          'AwsSolutions-IAM4[Policy::arn:<…>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+          'AwsSolutions-IAM5[Resource::*]',
+          'AwsSolutions-IAM5[Resource::<…>:*]',
+          'AwsSolutions-IAM5[Resource::arn:<…>:execute-api:<…>:<…>:<…>/prod/DELETE/@connections/*]',
+          'AwsSolutions-IAM5[Resource::arn:<…>:execute-api:<…>:<…>:<…>/prod/POST/@connections/*]',
+          'AwsSolutions-SQS3',
+          'AwsSolutions-SQS3',
+        ].filter((id, i, all) => all.indexOf(id) === i),
+      );
+      for (const reason of acknowledged.values()) expect(reason.length).toBeGreaterThan(60);
+    });
+  });
+});
+
+describe('the CDK stack with other configurations', () => {
+  test('an existing table: not created, its stream feeds the notifications, and reading it is granted', () => {
+    const streamArn =
+      'arn:aws:dynamodb:eu-central-1:123456789012:table/orders/stream/2026-01-01T00:00:00.000';
+    const synthesized = synthesize(
+      defineConfig({
+        tables: {
+          orders: {
+            partitionKey: { name: 'id', type: 'string' },
+            existing: { tableName: 'orders', streamArn },
+            notifications: {},
+          },
+        },
+      }),
+    );
+    expect(resourcesOf(synthesized, 'AWS::DynamoDB::Table')).toHaveLength(1); // the membership table
+    synthesized.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: streamArn,
+    });
+    const notifications = functionId(synthesized, 'subscription-update');
+    expect(statementsOf(synthesized, notifications)).toContainEqual(
+      expect.objectContaining({
+        Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        Resource: streamArn,
+      }),
+    );
+  });
+
+  test('an authorizer runs before $connect, with its identity source', () => {
+    const synthesized = synthesize(
+      defineConfig({ authorizer: { entry: join(PROJECT_ROOT, 'test/fixtures/app/authorizer.ts') } }),
+    );
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.token'],
+    });
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$connect',
+      AuthorizationType: 'CUSTOM',
+    });
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: '$default',
+      AuthorizationType: 'NONE',
+    });
+  });
+
+  test('without notifying tables there is no notification function, queue or event source', () => {
+    const synthesized = synthesize(defineConfig({}));
+    expect(resourcesOf(synthesized, 'AWS::Lambda::Function')).toHaveLength(1);
+    synthesized.template.resourceCountIs('AWS::SQS::Queue', 0);
+    synthesized.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+  });
+
+  test('the props reach the resources', () => {
+    const synthesized = synthesize(config, {
+      props: {
+        stageName: 'live',
+        throttlingRateLimit: 50,
+        throttlingBurstLimit: 20,
+        membershipDeletionProtection: true,
+        tableRemovalPolicy: RemovalPolicy.DESTROY,
+        setApiGatewayAccountRole: false,
+      },
+    });
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: 'live',
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 20 },
+    });
+    synthesized.template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+    synthesized.template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({ StreamSpecification: Match.anyValue() }),
+      DeletionPolicy: 'Delete',
+    });
+    synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+});
