@@ -21,7 +21,7 @@ export interface PingLoadResult {
 
 const REPLY_TIMEOUT_MS = 10_000;
 
-export async function runPingLoad(url: string, connections: number, pings: number): Promise<PingLoadResult> {
+async function runPingLoad(url: string, connections: number, pings: number): Promise<PingLoadResult> {
   const sockets = await Promise.all(Array.from({ length: connections }, () => open(url)));
   const roundTrips: number[] = [];
   let answered = 0;

@@ -122,7 +122,7 @@ export interface ResolvedConfig {
     Required<Omit<NotificationsConfig, keyof FunctionConfig>>;
 }
 
-export const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as const;
+const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as const;
 
 /** Checks a configuration and applies its defaults; a mistake is an error that says what to fix. */
 export function defineConfig(config: RohrpostConfig): ResolvedConfig {

@@ -51,7 +51,7 @@ export interface RohrpostWebSocketProps {
 }
 
 /** The runtime of every function: the newest Node.js Lambda runs. */
-export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
+const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
  * rohrpost on API Gateway, Lambda and DynamoDB: a WebSocket API whose `$connect`,

@@ -128,7 +128,7 @@ function lastValues(multi: Record<string, string[]>): Record<string, string> {
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** API Gateway's `requestTime`, e.g. `13/Dec/2020:10:17:47 +0000`. */
-export function formatRequestTime(epochMillis: number): string {
+function formatRequestTime(epochMillis: number): string {
   const d = new Date(epochMillis);
   const two = (n: number) => String(n).padStart(2, '0');
   return (

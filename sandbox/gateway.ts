@@ -124,11 +124,6 @@ export class Gateway implements ManagedConnections {
     return `http://${this.options.host}:${this.port}/${this.options.stage}`;
   }
 
-  /** Open connections right now. */
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   /** Makes the next posts to `@connections` fail with these HTTP statuses, as a throttled API would (429). */
   injectPostFailures(...statuses: number[]): void {
     this.postFailures.push(...statuses);

@@ -58,7 +58,7 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-export const MEMBERSHIP_TABLE_LABEL = 'membership';
+const MEMBERSHIP_TABLE_LABEL = 'membership';
 
 const SILENT: SandboxReporter = {
   connected: () => undefined,

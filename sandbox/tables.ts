@@ -23,7 +23,7 @@ export interface TableToCreate {
 const ATTRIBUTE_TYPES: Record<AttributeType, 'S' | 'N' | 'B'> = { string: 'S', number: 'N', binary: 'B' };
 
 /** The CreateTable request for a table definition: on-demand, as the CDK app creates it. */
-export function createTableInput(table: TableToCreate): CreateTableCommandInput {
+function createTableInput(table: TableToCreate): CreateTableCommandInput {
   const { definition } = table;
   const attributes = new Map<string, AttributeDefinition>();
   const keySchema = (partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] => {

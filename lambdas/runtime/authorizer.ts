@@ -43,7 +43,7 @@ export type AuthorizeConnection = (
 ) => Identity | undefined | Promise<Identity | undefined>;
 
 /** API Gateway answers 401 only to this exact error message from an authorizer. */
-export const UNAUTHORIZED = 'Unauthorized';
+const UNAUTHORIZED = 'Unauthorized';
 
 /**
  * Creates a `$connect` REQUEST authorizer from a function that verifies credentials (a token

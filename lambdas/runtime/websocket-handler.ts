@@ -96,10 +96,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     if (!parsed.ok) return routeResponse(buildProtocolError(parsed.error));
     const { request, typeName } = parsed;
     const handler = registry.get(typeName);
-    if (!handler) {
-      const error = ProtocolErrors.unknownType(typeName);
-      return routeResponse(JSON.stringify(buildMessage({ id: request.id, type: request.type, error })));
-    }
+    if (!handler) return routeResponse(errorReply(request, ProtocolErrors.unknownType(typeName)));
 
     const { requestContext } = event;
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
@@ -122,7 +119,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
       connectionId: requestContext.connectionId,
       error: outcome.error,
     });
-    return routeResponse(internalErrorReply(request));
+    return routeResponse(errorReply(request, ProtocolErrors.internal));
   }
 
   async function handleConnect(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -228,6 +225,7 @@ function routeResponse(body: string): WebSocketResult {
   return { statusCode: 200, body };
 }
 
-function internalErrorReply(request: RohrpostRequest): string {
-  return JSON.stringify(buildMessage({ id: request.id, type: request.type, error: ProtocolErrors.internal }));
+/** A reply with the request's id and type and an error. */
+function errorReply(request: RohrpostRequest, error: string): string {
+  return JSON.stringify(buildMessage({ id: request.id, type: request.type, error }));
 }

@@ -16,7 +16,7 @@ export interface MembershipStore {
 }
 
 /** Longest group name: DynamoDB partition keys hold up to 2048 bytes. */
-export const MAX_GROUP_NAME_BYTES = 1024;
+const MAX_GROUP_NAME_BYTES = 1024;
 /** Memberships outlive the longest possible connection, then DynamoDB's TTL removes them. */
 export const MEMBERSHIP_LIFETIME_SECONDS = ApiGatewayLimits.maxConnectionMs / 1000 + 60 * 60;
 const BATCH_WRITE_LIMIT = 25;
@@ -143,7 +143,7 @@ export class DynamoDbMembershipStore implements MembershipStore {
 }
 
 /** A group name is a non-empty string that fits a DynamoDB key. */
-export function checkGroupName(group: unknown): asserts group is string {
+function checkGroupName(group: unknown): asserts group is string {
   if (typeof group !== 'string' || group === '') {
     throw new TypeError(`A group name is a non-empty string, not ${JSON.stringify(group)}.`);
   }
