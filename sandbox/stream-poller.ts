@@ -174,8 +174,11 @@ export class StreamPoller {
         this.options.reporter.streamDelivered(this.options.tableName, pending.length, Date.now() - started);
         return;
       }
-      if (failedAt > 0)
+      if (failedAt > 0) {
+        // Records got through: the first one still failing starts its own count of retries.
         this.options.reporter.streamDelivered(this.options.tableName, failedAt, Date.now() - started);
+        attempts = 0;
+      }
       pending = pending.slice(failedAt);
       const sequenceNumber = pending[0]!.dynamodb!.SequenceNumber!;
       if (++attempts > this.options.retryAttempts) {

@@ -17,8 +17,16 @@ interface Started {
   dynamodbPort: string;
 }
 
+/** Every process a test starts, killed after it if it is still running (a failed test included). */
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 async function startCli(...args: string[]): Promise<Started> {
   const child = spawn(...node(['--port', '0', ...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -51,6 +59,7 @@ describe('npm start', () => {
         stdio: ['pipe', 'pipe', 'pipe'],
       },
     );
+    children.push(client);
     let clientOutput = '';
     client.stdout.on('data', (chunk: Buffer) => (clientOutput += chunk.toString()));
     await eventually(() => clientOutput.includes('Connected to'), 20_000);

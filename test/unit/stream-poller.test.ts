@@ -67,6 +67,12 @@ function scriptedFunction(respond: (sequenceNumbers: string[]) => DynamoDBBatchR
   };
 }
 
+/** Every poller a test starts, stopped after it whether it passed or not. */
+const started: StreamPoller[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((poller) => poller.stop()));
+});
+
 async function poll(
   pages: Parameters<typeof scriptedStream>[0],
   fn: ReturnType<typeof scriptedFunction>,
@@ -85,6 +91,7 @@ async function poll(
     reporter,
     client: stream.client,
   });
+  started.push(poller);
   return { poller, reporter, iteratorRequests: stream.iteratorRequests };
 }
 
@@ -163,6 +170,18 @@ describe('the sandbox event source mapping', () => {
       'streamRetrying items 2 1',
       'streamRetrying items 2 2',
     ]);
+  });
+
+  test('each failing record gets its own retries, however many the records before it needed', async () => {
+    const failures = [['2'], ['3'], ['3'], []];
+    const fn = scriptedFunction(() => ({
+      batchItemFailures: (failures.shift() ?? []).map((itemIdentifier) => ({ itemIdentifier })),
+    }));
+    const { poller } = await poll([[sdkRecord(1), sdkRecord(2), sdkRecord(3)]], fn, 2);
+    await eventually(() => fn.batches.length === 4);
+    await poller.stop();
+    expect(fn.batches).toEqual([['1', '2', '3'], ['2', '3'], ['3'], ['3']]);
+    expect(poller.deadLetters).toEqual([]);
   });
 
   test('a function error splits the batch until the failing record is alone', async () => {
