@@ -80,12 +80,11 @@ export class SignedConnections implements Connections {
         const response = await this.attempt(method, connectionId, body);
         if (response.status < 300 || response.status === 410) return response.status;
         failure = new ManagementApiError(response.status, response.errorType, response.message);
-        if (!RETRYABLE.has(response.status)) throw failure;
       } catch (error) {
-        if (error instanceof ManagementApiError && !RETRYABLE.has(error.status)) throw error;
-        failure = error as Error;
+        failure = error as Error; // a network error or a timeout: worth another try
       }
-      if (attempt >= this.maxAttempts) throw failure;
+      const retryable = !(failure instanceof ManagementApiError) || RETRYABLE.has(failure.status);
+      if (!retryable || attempt >= this.maxAttempts) throw failure;
       const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
     }

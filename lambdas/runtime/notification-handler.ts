@@ -11,7 +11,7 @@ import { signedConnectionsAt } from '../delivery/signed-connections';
 import { EnvironmentVariables, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
-import { membershipStore } from '../storage/clients';
+import { configuredTableNames, membershipStore } from '../storage/clients';
 import type { MembershipStore } from '../storage/membership';
 
 export interface NotificationHandlerOptions {
@@ -141,8 +141,7 @@ function sequenceNumber(record: DynamoDBRecord): string {
 }
 
 function labelsFromEnvironment(): Record<string, string> {
-  const names = JSON.parse(requireEnvironment(EnvironmentVariables.tableNames)) as Record<string, string>;
-  return Object.fromEntries(Object.entries(names).map(([label, name]) => [name, label]));
+  return Object.fromEntries(Object.entries(configuredTableNames()).map(([label, name]) => [name, label]));
 }
 
 function indexHooks(

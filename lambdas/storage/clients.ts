@@ -28,12 +28,18 @@ export function membershipStore(): MembershipStore {
   return membership;
 }
 
+/** The application tables this function may use: label to table name (ROHRPOST_TABLE_NAMES). */
+export function configuredTableNames(): Readonly<Record<string, string>> {
+  tableNames ??= JSON.parse(requireEnvironment(EnvironmentVariables.tableNames)) as Record<string, string>;
+  return tableNames;
+}
+
 /** The real name of an application table, by its label in rohrpost.config.ts. */
 export function tableName(label: string): string {
-  tableNames ??= JSON.parse(requireEnvironment(EnvironmentVariables.tableNames)) as Record<string, string>;
-  const name = tableNames[label];
+  const names = configuredTableNames();
+  const name = names[label];
   if (!name) {
-    const known = Object.keys(tableNames);
+    const known = Object.keys(names);
     throw new Error(
       `Table '${label}' is not available to this function. ` +
         (known.length ? `It may use: ${known.join(', ')}. ` : '') +
