@@ -2,7 +2,7 @@ import type { Logger } from '../logger';
 import type { MembershipStore } from '../storage/membership';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
-import type { Limiter } from './limiter';
+import type { Limiter, Release } from './limiter';
 
 export interface FanOutResult {
   /** Members the message was posted to, gone ones included. */
@@ -63,7 +63,7 @@ export async function sendToGroup(
   let delivered = 0;
   let gone = 0;
 
-  const post = async (connectionId: string) => {
+  const post = async (connectionId: string, release: Release) => {
     try {
       await connections.post(connectionId, payload);
       delivered++;
@@ -74,6 +74,8 @@ export async function sendToGroup(
       }
       gone++;
       if (goneConnections.add(connectionId)) await removeGone(connectionId, membership, logger);
+    } finally {
+      release();
     }
   };
 
@@ -91,8 +93,8 @@ export async function sendToGroup(
         gone++;
         continue;
       }
-      const release = await limiter.acquire();
-      posts.push(post(connectionId).finally(release));
+      const release = limiter.tryAcquire() ?? (await limiter.acquire());
+      posts.push(post(connectionId, release));
     }
   }
   await Promise.all(posts);

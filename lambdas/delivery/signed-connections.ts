@@ -4,8 +4,10 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
-import type { SigningCredentials } from './sigv4';
 import { RequestSigner } from './sigv4';
+
+/** Credentials as the SDK's provider resolves them: keys, maybe a session token and an expiry. */
+type ResolvedCredentials = Awaited<ReturnType<ApiGatewayManagementApiClient['config']['credentials']>>;
 
 /** The management API refused a request for a reason other than a gone connection. */
 export class ManagementApiError extends Error {
@@ -26,11 +28,15 @@ export interface SignedConnectionsOptions {
   readonly maxAttempts?: number;
   /** A request that takes longer is abandoned and tried again. @default 10000 */
   readonly timeoutMs?: number;
+  /** Where credentials come from. @default the SDK's default chain (in Lambda, the function's role) */
+  readonly credentials?: () => Promise<ResolvedCredentials>;
 }
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504]);
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 2_000;
+/** Credentials this close to expiring are resolved again, as the SDK's own refresh window. */
+const CREDENTIALS_REFRESH_MS = 5 * 60 * 1000;
 
 /**
  * `Connections` for fan-out: PostToConnection and DeleteConnection as the SDK sends them (same
@@ -41,45 +47,74 @@ const BACKOFF_CAP_MS = 2_000;
  */
 export class SignedConnections implements Connections {
   private readonly url: URL;
+  private readonly basePath: string;
   private readonly agent: HttpAgent | HttpsAgent;
   private readonly send: typeof httpRequest;
-  private readonly credentials: () => Promise<SigningCredentials>;
-  private readonly region: () => Promise<string>;
+  private readonly config: ApiGatewayManagementApiClient['config'];
   private signer: RequestSigner | undefined;
+  private credentials: ResolvedCredentials | undefined;
+  /** The headers of the last payload posted: a fan-out posts one payload to every member. */
+  private postHeaders = { body: '', headers: {} as Record<string, string> };
+  private readonly deleteHeaders: Record<string, string>;
   private readonly maxAttempts: number;
   private readonly timeoutMs: number;
 
   constructor(endpoint: string, options: SignedConnectionsOptions = {}) {
     this.url = new URL(endpoint);
+    this.basePath = `${this.url.pathname.replace(/\/$/, '')}/@connections/`;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxAttempts = options.maxAttempts ?? 5;
     const secure = this.url.protocol === 'https:';
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
+    // A socket timeout: a request without a byte either way that long is abandoned (and retried),
+    // an idle kept-alive socket closed.
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50, timeout: this.timeoutMs };
     this.agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = secure ? httpsRequest : httpRequest;
+    this.deleteHeaders = { host: this.url.host };
     // The SDK resolves the credentials (memoised, refreshed before they expire) and the region.
-    const { config } = new ApiGatewayManagementApiClient({ endpoint });
-    this.credentials = () => config.credentials();
-    this.region = () => config.region();
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.config = new ApiGatewayManagementApiClient({ endpoint, credentials: options.credentials }).config;
   }
 
   async post(connectionId: string, payload: string): Promise<void> {
-    const status = await this.request('POST', connectionId, payload);
+    const status = await this.request('POST', connectionId, this.headersFor(payload), payload);
     if (status === 410) throw new ConnectionGoneError(connectionId);
   }
 
   async close(connectionId: string): Promise<void> {
-    await this.request('DELETE', connectionId);
+    await this.request('DELETE', connectionId, this.deleteHeaders, '');
+  }
+
+  private headersFor(payload: string): Record<string, string> {
+    if (this.postHeaders.body !== payload) {
+      this.postHeaders = {
+        body: payload,
+        headers: {
+          host: this.url.host,
+          'content-type': 'application/octet-stream',
+          'content-length': String(Buffer.byteLength(payload)),
+        },
+      };
+    }
+    return this.postHeaders.headers;
   }
 
   /** Sends until the API answers with success or 410; returns the status. */
-  private async request(method: 'POST' | 'DELETE', connectionId: string, body?: string): Promise<number> {
+  private async request(
+    method: 'POST' | 'DELETE',
+    connectionId: string,
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<number> {
+    const path = this.basePath + encodeURIComponent(connectionId);
     for (let attempt = 1; ; attempt++) {
       let failure: Error;
       try {
-        const response = await this.attempt(method, connectionId, body);
-        if (response.status < 300 || response.status === 410) return response.status;
-        failure = new ManagementApiError(response.status, response.errorType, response.message);
+        const signer = this.signer ?? (await this.createSigner());
+        const credentials = this.freshCredentials() ?? (await this.resolveCredentials());
+        const signature = signer.sign({ method, path, headers, body }, credentials);
+        const answer = await this.attempt(method, path, { ...headers, ...signature }, body);
+        if (answer.status < 300 || answer.status === 410) return answer.status;
+        failure = new ManagementApiError(answer.status, answer.errorType, answer.message);
       } catch (error) {
         failure = error as Error; // a network error or a timeout: worth another try
       }
@@ -90,39 +125,43 @@ export class SignedConnections implements Connections {
     }
   }
 
-  private async attempt(method: string, connectionId: string, body?: string) {
-    const path = `${this.url.pathname.replace(/\/$/, '')}/@connections/${encodeURIComponent(connectionId)}`;
-    const headers: Record<string, string> = { host: this.url.host };
-    if (body !== undefined) {
-      headers['content-type'] = 'application/octet-stream';
-      headers['content-length'] = String(Buffer.byteLength(body));
-    }
-    this.signer ??= new RequestSigner('execute-api', await this.region());
-    const signature = this.signer.sign({ method, path, headers, body: body ?? '' }, await this.credentials());
+  private async createSigner(): Promise<RequestSigner> {
+    this.signer = new RequestSigner('execute-api', await this.config.region());
+    return this.signer;
+  }
+
+  /** The credentials in hand, unless they are about to expire: the SDK refreshes them then. */
+  private freshCredentials(): ResolvedCredentials | undefined {
+    const expiration = this.credentials?.expiration?.getTime() ?? Infinity;
+    return expiration - Date.now() > CREDENTIALS_REFRESH_MS ? this.credentials : undefined;
+  }
+
+  private async resolveCredentials(): Promise<ResolvedCredentials> {
+    this.credentials = await this.config.credentials();
+    return this.credentials;
+  }
+
+  private attempt(method: string, path: string, headers: Record<string, string>, body: string) {
     return new Promise<{ status: number; errorType: string; message: string }>((resolve, reject) => {
       const outgoing = this.send(
-        {
-          agent: this.agent,
-          method,
-          hostname: this.url.hostname,
-          port: this.url.port,
-          path,
-          headers: { ...headers, ...signature },
-          timeout: this.timeoutMs,
-        },
+        { agent: this.agent, method, hostname: this.url.hostname, port: this.url.port, path, headers },
         (response: IncomingMessage) => {
+          const status = response.statusCode ?? 0;
+          response.on('error', reject);
+          if (status < 300 || status === 410) {
+            response.on('end', () => resolve({ status, errorType: '', message: '' }));
+            response.resume();
+            return;
+          }
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            const errorType = String(response.headers['x-amzn-errortype'] ?? '').split(':')[0] ?? '';
+          response.on('end', () =>
             resolve({
               status,
-              errorType,
-              message: status < 300 ? '' : Buffer.concat(chunks).toString('utf8').slice(0, 500),
-            });
-          });
-          response.on('error', reject);
+              errorType: String(response.headers['x-amzn-errortype'] ?? '').split(':')[0] ?? '',
+              message: Buffer.concat(chunks).toString('utf8').slice(0, 500),
+            }),
+          );
         },
       );
       outgoing.on('timeout', () => outgoing.destroy(new Error(`No answer within ${this.timeoutMs} ms`)));

@@ -21,18 +21,25 @@ const MAX_GROUP_NAME_BYTES = 1024;
 export const MEMBERSHIP_LIFETIME_SECONDS = ApiGatewayLimits.maxConnectionMs / 1000 + 60 * 60;
 const BATCH_WRITE_LIMIT = 25;
 const UNPROCESSED_RETRIES = 8;
+const DEFAULT_FIRST_PAGE_SIZE = 100;
 
 export interface DynamoDbMembershipStoreOptions {
   /** The clock, in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
-  /** Members per Query page. @default as many as DynamoDB returns (1 MB of items, about 13,000) */
+  /**
+   * Members in the first Query page, kept small so that the fan-out's first posts go out while
+   * the rest is read. @default 100
+   */
+  readonly firstPageSize?: number;
+  /** Members per later Query page. @default as many as DynamoDB returns (1 MB of items, about 13,000) */
   readonly pageSize?: number;
 }
 
 /**
  * Membership in one DynamoDB table (see membership-table.ts): a join or leave is one write,
- * a group's members are a Query (one per 1 MB page, about 13,000 members), and a connection's
- * cleanup is a Query of the connection index plus batched deletes. Nothing ever scans.
+ * a group's members are Queries (a first page of 100, then one per 1 MB page, about 13,000
+ * members), and a connection's cleanup is a Query of the connection index plus batched
+ * deletes. Nothing ever scans.
  */
 export class DynamoDbMembershipStore implements MembershipStore {
   private readonly now: () => number;
@@ -94,6 +101,7 @@ export class DynamoDbMembershipStore implements MembershipStore {
   async *members(group: string): AsyncIterable<string[]> {
     checkGroupName(group);
     let startKey: Record<string, unknown> | undefined;
+    let limit: number | undefined = this.options.firstPageSize ?? DEFAULT_FIRST_PAGE_SIZE;
     do {
       const page = await this.client.send(
         new QueryCommand({
@@ -109,9 +117,10 @@ export class DynamoDbMembershipStore implements MembershipStore {
           },
           ExpressionAttributeValues: { ':group': group, ':now': Math.floor(this.now() / 1000) },
           ExclusiveStartKey: startKey,
-          Limit: this.options.pageSize,
+          Limit: limit,
         }),
       );
+      limit = this.options.pageSize;
       const connections = (page.Items ?? []).map(
         (item) => item[MembershipTable.connectionAttribute] as string,
       );

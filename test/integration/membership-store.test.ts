@@ -13,7 +13,7 @@ describe('DynamoDbMembershipStore', () => {
 
   beforeAll(async () => {
     tableName = await createMembershipTable();
-    store = new DynamoDbMembershipStore(client, tableName, { now, pageSize: 2 });
+    store = new DynamoDbMembershipStore(client, tableName, { now, firstPageSize: 2, pageSize: 2 });
   });
   afterAll(() => client.destroy());
   beforeEach(() => {
@@ -56,6 +56,15 @@ describe('DynamoDbMembershipStore', () => {
     expect(pages.flat().sort()).toEqual(members);
     expect(pages.length).toBeGreaterThanOrEqual(3);
     expect(new Set(commands)).toEqual(new Set(['QueryCommand']));
+  });
+
+  test('the first page is small, so that posting starts early; later pages are larger', async () => {
+    const members = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    await Promise.all(members.map((member) => store.join('paged', member)));
+    const paged = new DynamoDbMembershipStore(client, tableName, { now, firstPageSize: 1, pageSize: 4 });
+    const pages: string[][] = [];
+    for await (const page of paged.members('paged')) pages.push(page);
+    expect(pages).toEqual([['p1'], ['p2', 'p3', 'p4', 'p5'], ['p6']]);
   });
 
   test('expired memberships DynamoDB has not deleted yet are not members', async () => {

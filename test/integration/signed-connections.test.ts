@@ -111,6 +111,31 @@ describe('SignedConnections', () => {
     expect(received).toHaveLength(3);
   });
 
+  test('credentials about to expire are resolved again before a request; lasting ones once', async () => {
+    let resolved = 0;
+    const provider = (lifetimeMs: number) => () => {
+      resolved++;
+      return Promise.resolve({
+        accessKeyId: 'AKID',
+        secretAccessKey: 'secret',
+        sessionToken: `token-${resolved}`,
+        expiration: new Date(Date.now() + lifetimeMs),
+      });
+    };
+    const tokens = async (connections: SignedConnections) => {
+      received.length = 0;
+      for (const id of ['a', 'b', 'c']) await connections.post(id, 'x');
+      return received.map((r) => r.headers['x-amz-security-token']);
+    };
+
+    const expiring = await tokens(new SignedConnections(endpoint, { credentials: provider(60_000) }));
+    expect(new Set(expiring).size).toBe(3);
+    resolved = 0;
+    const lasting = await tokens(new SignedConnections(endpoint, { credentials: provider(60 * 60_000) }));
+    expect(lasting).toEqual(['token-1', 'token-1', 'token-1']);
+    expect(resolved).toBe(1);
+  });
+
   test('an endpoint that does not answer is abandoned after the timeout and tried again', async () => {
     let calls = 0;
     answer = (_request, response) => {

@@ -31,6 +31,20 @@ describe('Limiter', () => {
     expect(second).toBe(false);
   });
 
+  test('tryAcquire takes a free slot at once and refuses when all are taken', async () => {
+    const limiter = new Limiter(2);
+    const first = limiter.tryAcquire();
+    const second = limiter.tryAcquire();
+    expect([typeof first, typeof second, limiter.tryAcquire()]).toEqual(['function', 'function', undefined]);
+    const waiting = limiter.acquire();
+    first!();
+    // The freed slot went to the one waiting, not to whoever asks next.
+    expect(limiter.tryAcquire()).toBeUndefined();
+    (await waiting)();
+    second!();
+    expect(limiter.tryAcquire()).toBeDefined();
+  });
+
   test.each([0, -1, 1.5])('refuses the limit %p', (limit) => {
     expect(() => new Limiter(limit)).toThrow(RangeError);
   });

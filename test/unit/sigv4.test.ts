@@ -85,6 +85,25 @@ describe('RequestSigner', () => {
     );
   });
 
+  test('any path, dot and empty segments included, signs the same as with SignatureV4', async () => {
+    const signer = new RequestSigner('execute-api', 'us-east-1');
+    const credentials = { accessKeyId: 'AKID', secretAccessKey: 'secret' };
+    const segment = fc.oneof(
+      fc.constantFrom('', '.', '..', '@connections'),
+      fc.string({ minLength: 1 }).map(encodeURIComponent),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { maxLength: 5 }), fc.boolean(), async (segments, trailing) => {
+        const path = `/${segments.join('/')}${trailing ? '/' : ''}`;
+        const headers = { host: 'api.example.com' };
+        const ours = signer.sign({ method: 'POST', path, headers, body: '' }, credentials, now);
+        const theirs = await sdkAuthorization('POST', path, headers, '', credentials, 'us-east-1');
+        expect(ours.authorization).toBe(theirs.authorization);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   test('the signing key follows the secret and the day', () => {
     const signer = new RequestSigner('execute-api', 'us-east-1');
     const request = { method: 'POST', path: '/x', headers: { host: 'h' }, body: '' };
@@ -96,5 +115,27 @@ describe('RequestSigner', () => {
       new Date('2026-11-23T00:00:00Z'),
     ).authorization;
     expect(new Set([a, b, c]).size).toBe(3);
+  });
+
+  test('a request signed after another with other credentials or headers is signed anew', async () => {
+    const signer = new RequestSigner('execute-api', 'eu-central-1');
+    const path = '/prod/@connections/abc%3D';
+    const one = { accessKeyId: 'AKID', secretAccessKey: 'secret', sessionToken: 'one' };
+    const two = { ...one, sessionToken: 'two' };
+    for (const [credentials, host] of [
+      [one, 'a.example.com'],
+      [two, 'a.example.com'],
+      [two, 'b.example.com'],
+      [one, 'a.example.com'],
+    ] as const) {
+      const headers = { host };
+      const ours = signer.sign({ method: 'POST', path, headers, body: 'x' }, credentials, now);
+      const theirs = await sdkAuthorization('POST', path, headers, 'x', credentials);
+      expect(ours).toEqual({
+        'x-amz-date': theirs['x-amz-date'],
+        'x-amz-security-token': credentials.sessionToken,
+        authorization: theirs.authorization,
+      });
+    }
   });
 });
