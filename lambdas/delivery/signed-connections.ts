@@ -4,6 +4,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
+import { Deadlines } from './deadlines';
 import { RequestSigner } from './sigv4';
 
 /** Credentials as the SDK's provider resolves them: keys, maybe a session token and an expiry. */
@@ -57,17 +58,15 @@ export class SignedConnections implements Connections {
   private postHeaders = { body: '', headers: {} as Record<string, string> };
   private readonly deleteHeaders: Record<string, string>;
   private readonly maxAttempts: number;
-  private readonly timeoutMs: number;
+  private readonly deadlines: Deadlines;
 
   constructor(endpoint: string, options: SignedConnectionsOptions = {}) {
     this.url = new URL(endpoint);
     this.basePath = `${this.url.pathname.replace(/\/$/, '')}/@connections/`;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxAttempts = options.maxAttempts ?? 5;
     const secure = this.url.protocol === 'https:';
-    // A socket timeout: a request without a byte either way that long is abandoned (and retried),
-    // an idle kept-alive socket closed.
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50, timeout: this.timeoutMs };
+    this.deadlines = new Deadlines(options.timeoutMs ?? 10_000);
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
     this.agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
     this.send = secure ? httpsRequest : httpRequest;
     this.deleteHeaders = { host: this.url.host };
@@ -164,7 +163,8 @@ export class SignedConnections implements Connections {
           );
         },
       );
-      outgoing.on('timeout', () => outgoing.destroy(new Error(`No answer within ${this.timeoutMs} ms`)));
+      this.deadlines.start(outgoing);
+      outgoing.on('close', () => this.deadlines.end(outgoing));
       outgoing.on('error', reject);
       // A string body goes out with the headers in one write; a Buffer would take a second one.
       outgoing.end(body);

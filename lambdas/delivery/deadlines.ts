@@ -1,0 +1,50 @@
+import { performance } from 'node:perf_hooks';
+
+/** Something in flight that can be abandoned, such as an outgoing HTTP request. */
+export interface Abandonable {
+  destroy(error: Error): void;
+}
+
+/**
+ * Abandons what is still in flight `timeoutMs` after it started (give or take a tenth), with
+ * one timer for all of it: a timer per request, or a socket timeout re-armed on every read and
+ * write, costs more CPU than a whole post on the fan-out's path. The timer does not keep the
+ * process alive and stops when nothing is in flight.
+ */
+export class Deadlines {
+  private readonly due = new Map<Abandonable, number>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly timeoutMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    if (!(timeoutMs > 0))
+      throw new RangeError(`A timeout is a number of milliseconds above 0, not ${timeoutMs}.`);
+  }
+
+  /** Starts the clock for one request. */
+  start(request: Abandonable): void {
+    this.due.set(request, this.now() + this.timeoutMs);
+    this.timer ??= setInterval(() => this.abandonOverdue(), Math.max(1, this.timeoutMs / 10)).unref();
+  }
+
+  /** The request ended, one way or another. */
+  end(request: Abandonable): void {
+    this.due.delete(request);
+  }
+
+  private abandonOverdue(): void {
+    const now = this.now();
+    // A Map iterates in insertion order, which is deadline order: stop at the first not due.
+    for (const [request, deadline] of this.due) {
+      if (deadline > now) break;
+      this.due.delete(request);
+      request.destroy(new Error(`No answer within ${this.timeoutMs} ms`));
+    }
+    if (this.due.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
