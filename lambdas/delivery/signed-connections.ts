@@ -55,7 +55,7 @@ export class SignedConnections implements Connections {
   private signer: RequestSigner | undefined;
   private credentials: ResolvedCredentials | undefined;
   /** The headers of the last payload posted: a fan-out posts one payload to every member. */
-  private postHeaders = { body: '', headers: {} as Record<string, string> };
+  private postHeaders: { body: string; headers: Record<string, string> } | undefined;
   private readonly deleteHeaders: Record<string, string>;
   private readonly maxAttempts: number;
   private readonly deadlines: Deadlines;
@@ -84,7 +84,7 @@ export class SignedConnections implements Connections {
   }
 
   private headersFor(payload: string): Record<string, string> {
-    if (this.postHeaders.body !== payload) {
+    if (this.postHeaders?.body !== payload) {
       this.postHeaders = {
         body: payload,
         headers: {

@@ -35,17 +35,9 @@ describe('SignedConnections', () => {
   const fail = (status: number, errorType: string) => (_request: IncomingMessage, response: ServerResponse) =>
     response.writeHead(status, { 'x-amzn-ErrorType': errorType }).end(`{"message":"${errorType}"}`);
 
-  test('the request on the wire carries a signature that verifies, as API Gateway checks it', async () => {
-    await new SignedConnections(endpoint).post('L0SM9c+F/HcCIhw=', '{"type":"news"}');
-    const [request] = received;
-    expect(request).toMatchObject({
-      method: 'POST',
-      path: '/prod/@connections/L0SM9c%2BF%2FHcCIhw%3D',
-      body: '{"type":"news"}',
-    });
-    // Recompute the signature from what arrived, over the headers the request says it signed.
-    const authorization = request!.headers.authorization!;
-    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)![1]!.split(';');
+  /** The signature API Gateway would compute from what arrived, over the headers it says it signed. */
+  async function expectedAuthorization(request: (typeof received)[number]): Promise<string | undefined> {
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(request.headers.authorization!)![1]!.split(';');
     const { config } = new ApiGatewayManagementApiClient({ endpoint });
     const verifier = new SignatureV4({
       service: 'execute-api',
@@ -54,23 +46,51 @@ describe('SignedConnections', () => {
       sha256: config.sha256,
       applyChecksum: false,
     });
-    const headers = Object.fromEntries(signedHeaders.map((name) => [name, String(request!.headers[name])]));
-    const date = request!.headers['x-amz-date'] as string;
+    const headers = Object.fromEntries(signedHeaders.map((name) => [name, String(request.headers[name])]));
+    const date = request.headers['x-amz-date'] as string;
     const signingDate = new Date(
       `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
     );
     const expected = await verifier.sign(
       {
-        method: 'POST',
+        method: request.method,
         protocol: 'http:',
         hostname: '127.0.0.1',
-        path: request!.path,
+        path: request.path,
         headers,
-        body: request!.body,
+        body: request.body,
       },
       { signingDate },
     );
-    expect(authorization).toBe(expected.headers.authorization);
+    return expected.headers.authorization;
+  }
+
+  test('the request on the wire carries a signature that verifies, as API Gateway checks it', async () => {
+    await new SignedConnections(endpoint).post('L0SM9c+F/HcCIhw=', '{"type":"news"}');
+    const [request] = received;
+    expect(request).toMatchObject({
+      method: 'POST',
+      path: '/prod/@connections/L0SM9c%2BF%2FHcCIhw%3D',
+      body: '{"type":"news"}',
+    });
+    expect(request!.headers.authorization).toBe(await expectedAuthorization(request!));
+  });
+
+  test('each payload goes with its own length, an empty one first included', async () => {
+    const connections = new SignedConnections(endpoint);
+    for (const payload of ['', 'ünïcode', 'ünïcode', '{}']) await connections.post('c', payload);
+    for (const request of received) {
+      expect(request.headers.authorization).toMatch(
+        /SignedHeaders=content-length;content-type;host;x-amz-date,/,
+      );
+      expect(request.headers.authorization).toBe(await expectedAuthorization(request));
+    }
+    expect(received.map((r) => [r.body, r.headers['content-length'], r.headers.host])).toEqual([
+      ['', '0', endpoint.slice('http://'.length, -'/prod'.length)],
+      ['ünïcode', '9', expect.any(String)],
+      ['ünïcode', '9', expect.any(String)],
+      ['{}', '2', expect.any(String)],
+    ]);
   });
 
   test('410 Gone is a ConnectionGoneError; DELETE of a gone connection counts as closed', async () => {
