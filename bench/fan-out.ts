@@ -1,8 +1,9 @@
 /**
  * Fan-out of one change to a group of 1,000 connections against a local management endpoint
- * (in its own process): wall time, posts per second and DynamoDB requests used, beside two
+ * (in its own process): wall time, posts per second and DynamoDB requests used, beside three
  * baselines from the same run: the floor (1,000 raw keep-alive HTTP posts at the same
- * concurrency: no signing, no DynamoDB) and a naive loop that posts one member at a time.
+ * concurrency: no signing, no DynamoDB), the same posts each signed with SigV4 as API Gateway
+ * requires (the least any real client does), and a naive loop that posts one member at a time.
  * It runs twice: with the endpoint answering at once, and 5 ms later, as API Gateway in the
  * same region would. Ratios are the median of each round's own ratio, as the VM's speed drifts.
  *
@@ -20,6 +21,7 @@ import type { FanOutOptions } from '../lambdas/delivery/fan-out';
 import { GoneConnections, sendToGroup } from '../lambdas/delivery/fan-out';
 import { Limiter } from '../lambdas/delivery/limiter';
 import { signedConnectionsAt } from '../lambdas/delivery/signed-connections';
+import { RequestSigner } from '../lambdas/delivery/sigv4';
 import { createLogger } from '../lambdas/logger';
 import type { MembershipStore } from '../lambdas/storage/membership';
 import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/storage/membership';
@@ -41,6 +43,7 @@ const PAYLOAD = JSON.stringify({
   type: 'subscription-update',
   data: { group: GROUP, type: 'update', object: { id: 'bench', title: 'A note', updated_fields: ['title'] } },
 });
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const IDS = Array.from({ length: MEMBERS }, (_, i) => Buffer.from(`connection-${i}`).toString('base64'));
 
 interface Run {
@@ -58,8 +61,8 @@ async function main(): Promise<void> {
   // What Lambda gives a function: a region and credentials (the local endpoint ignores them).
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   const database = await startDynamoDbLocal();
@@ -147,13 +150,8 @@ async function scenario(
         if (result.delivered !== MEMBERS) throw new Error(`delivered ${result.delivered} of ${MEMBERS}`);
       },
       postsOnly: () => sendToGroup(GROUP, PAYLOAD, options(inMemory)),
-      floor: async () => {
-        let next = 0;
-        const worker = async () => {
-          while (next < MEMBERS) await rawPost(agent, port, IDS[next++]!);
-        };
-        await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      },
+      floor: () => rawPosts(agent, port),
+      signedFloor: () => rawPosts(agent, port, new RequestSigner('execute-api', 'us-east-1')),
       naive: async () => {
         for (const id of IDS) await sdk.post(id, PAYLOAD);
       },
@@ -196,9 +194,12 @@ async function scenario(
         ],
         ['  the posts alone', `${line('postsOnly')} (members in memory)`],
         ['floor (raw HTTP)', line('floor')],
+        ['signed floor (raw HTTP, SigV4)', line('signedFloor')],
         ['naive sequential (SDK)', line('naive')],
         ['sendToGroup / floor', `${formatNumber(ratio('fanOut', 'floor'), 2)}x (target: within 1.3x)`],
         ['posts alone / floor', `${formatNumber(ratio('postsOnly', 'floor'), 2)}x`],
+        ['signed floor / floor', `${formatNumber(ratio('signedFloor', 'floor'), 2)}x (the cost of signing)`],
+        ['sendToGroup / signed floor', `${formatNumber(ratio('fanOut', 'signedFloor'), 2)}x`],
         ['naive / sendToGroup', `${formatNumber(ratio('naive', 'fanOut'), 1)}x slower`],
       ],
     );
@@ -207,23 +208,33 @@ async function scenario(
   }
 }
 
-function rawPost(agent: Agent, port: string, id: string): Promise<void> {
+/** Posts to every member, CONCURRENCY at a time, with nothing but node:http (and the signer). */
+async function rawPosts(agent: Agent, port: string, signer?: RequestSigner): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < MEMBERS) await rawPost(agent, port, IDS[next++]!, signer);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+function rawPost(agent: Agent, port: string, id: string, signer?: RequestSigner): Promise<void> {
+  const path = `/bench/@connections/${encodeURIComponent(id)}`;
+  let headers: Record<string, string> | undefined;
+  if (signer) {
+    headers = {
+      host: `127.0.0.1:${port}`,
+      'content-type': 'application/octet-stream',
+      'content-length': String(Buffer.byteLength(PAYLOAD)),
+    };
+    Object.assign(headers, signer.sign({ method: 'POST', path, headers, body: PAYLOAD }, CREDENTIALS));
+  }
   return new Promise((resolve, reject) => {
-    const post = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: `/bench/@connections/${encodeURIComponent(id)}`,
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () =>
-          response.statusCode === 200 ? resolve() : reject(new Error(`${response.statusCode}`)),
-        );
-      },
-    );
+    const post = request({ agent, host: '127.0.0.1', port, method: 'POST', path, headers }, (response) => {
+      response.resume();
+      response.on('end', () =>
+        response.statusCode === 200 ? resolve() : reject(new Error(`${response.statusCode}`)),
+      );
+    });
     post.on('error', reject);
     post.end(PAYLOAD);
   });
