@@ -18,8 +18,11 @@ export interface RequestToSign {
 
 /** What requests signed with the same method, headers, body, credentials and second share. */
 interface SharedParts {
-  readonly key: string;
+  readonly method: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: string;
+  readonly credentials: SigningCredentials;
+  readonly amzDate: string;
   /** The canonical request after the path: headers, signed header names, body hash. */
   readonly canonicalTail: string;
   readonly stringToSignHead: string;
@@ -47,7 +50,10 @@ export class RequestSigner {
 
   /** The headers to send besides the request's own: `x-amz-date`, the session token, `authorization`. */
   sign(request: RequestToSign, credentials: SigningCredentials, now = new Date()): Record<string, string> {
-    const shared = this.sharedParts(request, credentials, this.amzDate(now));
+    const amzDate = this.amzDate(now);
+    const shared = this.canShare(request, credentials, amzDate)
+      ? this.shared!
+      : this.sharedParts(request, credentials, amzDate);
     const canonicalRequest = `${request.method}\n${canonicalPath(request.path)}\n${shared.canonicalTail}`;
     const signature = createHmac('sha256', shared.signingKey)
       .update(shared.stringToSignHead + hash('sha256', canonicalRequest))
@@ -55,11 +61,27 @@ export class RequestSigner {
     return { ...shared.added, authorization: shared.authorizationHead + signature };
   }
 
-  private sharedParts(request: RequestToSign, credentials: SigningCredentials, amzDate: string): SharedParts {
-    let key = `${request.method}\n${amzDate}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ''}\n`;
-    for (const name in request.headers) key += `${name}:${request.headers[name]}\n`;
-    if (this.shared?.key === key && this.shared.body === request.body) return this.shared;
+  /** Whether the last request's shared parts are this one's too. */
+  private canShare(request: RequestToSign, credentials: SigningCredentials, amzDate: string): boolean {
+    const shared = this.shared;
+    if (
+      shared?.method !== request.method ||
+      shared.amzDate !== amzDate ||
+      shared.body !== request.body ||
+      shared.credentials.accessKeyId !== credentials.accessKeyId ||
+      shared.credentials.secretAccessKey !== credentials.secretAccessKey ||
+      shared.credentials.sessionToken !== credentials.sessionToken
+    )
+      return false;
+    let index = 0;
+    for (const name in request.headers) {
+      const header = shared.headers[index++];
+      if (header?.[0] !== name || header[1] !== request.headers[name]) return false;
+    }
+    return index === shared.headers.length;
+  }
 
+  private sharedParts(request: RequestToSign, credentials: SigningCredentials, amzDate: string): SharedParts {
     const added: Record<string, string> = { 'x-amz-date': amzDate };
     if (credentials.sessionToken) added['x-amz-security-token'] = credentials.sessionToken;
     const headers = { ...request.headers, ...added };
@@ -71,8 +93,11 @@ export class RequestSigner {
     const date = amzDate.slice(0, 8);
     const scope = `${date}/${this.region}/${this.service}/aws4_request`;
     this.shared = {
-      key,
+      method: request.method,
+      headers: Object.entries(request.headers),
       body: request.body,
+      credentials: { ...credentials },
+      amzDate,
       canonicalTail: `\n${canonicalHeaders}\n${signedHeaders}\n${hash('sha256', request.body)}`,
       stringToSignHead: `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n`,
       authorizationHead:

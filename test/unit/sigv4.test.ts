@@ -122,15 +122,22 @@ describe('RequestSigner', () => {
     const path = '/prod/@connections/abc%3D';
     const one = { accessKeyId: 'AKID', secretAccessKey: 'secret', sessionToken: 'one' };
     const two = { ...one, sessionToken: 'two' };
-    for (const [credentials, host] of [
-      [one, 'a.example.com'],
-      [two, 'a.example.com'],
-      [two, 'b.example.com'],
-      [one, 'a.example.com'],
+    const a = { host: 'a.example.com' };
+    const b = { host: 'b.example.com' };
+    const withType = { ...a, 'content-type': 'text/plain' };
+    const noSecret = { ...one, secretAccessKey: 'other' };
+    for (const [credentials, headers, body] of [
+      [one, a, 'x'],
+      [two, a, 'x'],
+      [two, b, 'x'],
+      [two, withType, 'x'],
+      [two, a, 'x'],
+      [two, a, 'y'],
+      [noSecret, a, 'y'],
+      [one, a, 'x'],
     ] as const) {
-      const headers = { host };
-      const ours = signer.sign({ method: 'POST', path, headers, body: 'x' }, credentials, now);
-      const theirs = await sdkAuthorization('POST', path, headers, 'x', credentials);
+      const ours = signer.sign({ method: 'POST', path, headers, body }, credentials, now);
+      const theirs = await sdkAuthorization('POST', path, headers, body, credentials);
       expect(ours).toEqual({
         'x-amz-date': theirs['x-amz-date'],
         'x-amz-security-token': credentials.sessionToken,
