@@ -6,10 +6,10 @@ export interface Abandonable {
 }
 
 /**
- * Abandons what is still in flight `timeoutMs` after it started (give or take a tenth), with
- * one timer for all of it: a timer per request, or a socket timeout re-armed on every read and
- * write, costs more CPU than a whole post on the fan-out's path. The timer does not keep the
- * process alive and stops when nothing is in flight.
+ * Abandons what is still in flight `timeoutMs` after it started (at most a tenth later), with
+ * one timer for all of it: a socket timeout, re-armed on every read and write, cost about a
+ * tenth of each post's CPU on the fan-out's path. The timer does not keep the process alive
+ * and stops when nothing is in flight.
  */
 export class Deadlines {
   private readonly due = new Map<Abandonable, number>();
