@@ -62,7 +62,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
 
   function ruleFor(record: DynamoDBRecord): { label: string; rule: NotificationRule } {
     labels ??= tableLabels();
-    const tableName = record.eventSourceARN?.split('/')[1] ?? '';
+    const tableName = tableNameOf(record);
     const label = labels[tableName];
     const rule = label === undefined ? undefined : config.tables[label]?.notifications;
     if (label === undefined || !rule) {
@@ -128,12 +128,17 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
 function recordsByItem(records: readonly DynamoDBRecord[]): Map<string, DynamoDBRecord[]> {
   const byItem = new Map<string, DynamoDBRecord[]>();
   for (const record of records) {
-    const item = `${record.eventSourceARN?.split('/')[1]} ${JSON.stringify(record.dynamodb?.Keys ?? record.eventID)}`;
+    const item = `${tableNameOf(record)} ${JSON.stringify(record.dynamodb?.Keys ?? record.eventID)}`;
     const list = byItem.get(item);
     if (list) list.push(record);
     else byItem.set(item, [record]);
   }
   return byItem;
+}
+
+/** The table a record comes from: its stream ARN is `arn:...:table/<name>/stream/<label>`. */
+function tableNameOf(record: DynamoDBRecord): string {
+  return record.eventSourceARN?.split('/')[1] ?? '';
 }
 
 function sequenceNumber(record: DynamoDBRecord): string {
