@@ -2,6 +2,7 @@
  * The project's one configuration: the tables and function entries that the CDK app deploys
  * and the local sandbox emulates. `rohrpost.config.ts` at the project root is written with it.
  */
+import type { HistorySettings } from './environment';
 
 export type AttributeType = 'string' | 'number' | 'binary';
 
@@ -58,8 +59,12 @@ export interface ExistingTable {
  * lambdas/notification-hooks/ can compute the group and the object in code instead.
  */
 export interface NotificationRule {
-  /** The group to notify, filled from the item: `'note-{id}'`. @default '<label lower-cased>-<key values joined by ->' */
-  readonly group?: string;
+  /**
+   * The group to notify, filled from the item: `'note-{id}'`, or several:
+   * `['note-{id}', 'board-{boardId}']`. A template whose attribute the item lacks names no group.
+   * @default '<label lower-cased>-<key values joined by ->'
+   */
+  readonly group?: string | readonly string[];
   /** The attributes sent as the message's `object`. @default the item's key attributes */
   readonly object?: readonly string[];
   /** Send an update even when none of the `object` attributes changed. @default true */
@@ -78,6 +83,25 @@ export interface NotificationsConfig extends Partial<FunctionConfig> {
   readonly maxRecordAgeSeconds?: number;
   /** Posts in flight at once while notifying a group. @default 50 */
   readonly concurrency?: number;
+  /**
+   * Each group's recent messages, kept in DynamoDB so that a client that reconnects receives
+   * what it missed; `false` sends messages without `seq` and `epoch`, and nothing is recoverable.
+   * @default the defaults of HistoryConfig
+   */
+  readonly history?: HistoryConfig | false;
+}
+
+/** How much of each group's history is kept (PROTOCOL.md §5). */
+export interface HistoryConfig {
+  /** How long a message stays recoverable, in seconds. @default 3600 */
+  readonly retentionSeconds?: number;
+  /** The most messages one subscribe recovers; a client that missed more refetches. @default 100 */
+  readonly maxMessages?: number;
+  /**
+   * How long a group that sends nothing keeps its epoch and seq, in seconds; after that its
+   * counting starts again in a new epoch. @default 2592000 (30 days)
+   */
+  readonly positionLifetimeSeconds?: number;
 }
 
 /** A Lambda function's code, bundled from a TypeScript entry by esbuild. */
@@ -119,7 +143,10 @@ export interface ResolvedConfig {
     (Required<FunctionConfig> & { readonly identitySource: readonly string[] }) | undefined;
   readonly tables: Readonly<Record<string, ApplicationTableConfig>>;
   readonly notifications: Required<FunctionConfig> &
-    Required<Omit<NotificationsConfig, keyof FunctionConfig>>;
+    Required<Omit<NotificationsConfig, keyof FunctionConfig | 'history'>> & {
+      /** `undefined` when the configuration turns history off. */
+      readonly history: Required<HistoryConfig> | undefined;
+    };
 }
 
 const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as const;
@@ -134,10 +161,17 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
     }
     if (!table.partitionKey?.name) throw new Error(`Table '${label}' needs a partitionKey.`);
     const rule = table.notifications;
-    if (rule?.group !== undefined && !/\{[^{}]+\}/.test(rule.group)) {
-      throw new Error(
-        `Table '${label}': the group template '${rule.group}' names no attribute, like 'note-{id}'.`,
-      );
+    const templates =
+      rule?.group === undefined ? [] : typeof rule.group === 'string' ? [rule.group] : rule.group;
+    if (rule?.group !== undefined && templates.length === 0) {
+      throw new Error(`Table '${label}': notifications.group lists no template, like 'note-{id}'.`);
+    }
+    for (const template of templates) {
+      if (typeof template !== 'string' || !/\{[^{}]+\}/.test(template)) {
+        throw new Error(
+          `Table '${label}': the group template '${String(template)}' names no attribute, like 'note-{id}'.`,
+        );
+      }
     }
     if (rule && table.existing && !table.existing.streamArn) {
       throw new Error(`Table '${label}' has notifications, so its existing table needs a streamArn.`);
@@ -154,6 +188,14 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
     }
     return resolved;
   };
+  const maxRecordAgeSeconds = setting(
+    'maxRecordAgeSeconds',
+    notifications.maxRecordAgeSeconds,
+    3600,
+    60,
+    604_800,
+  );
+  const history = notifications.history === false ? undefined : (notifications.history ?? {});
   return {
     websocket: resolveFunction(config.websocket ?? { entry: 'lambdas/websocket.ts' }, 29),
     authorizer: config.authorizer && {
@@ -165,14 +207,20 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
       ...resolveFunction({ entry: 'lambdas/notify.ts', ...notifications }, 60),
       batchSize: setting('batchSize', notifications.batchSize, 100, 1, 10_000),
       retryAttempts: setting('retryAttempts', notifications.retryAttempts, 5, 0, 10_000),
-      maxRecordAgeSeconds: setting(
-        'maxRecordAgeSeconds',
-        notifications.maxRecordAgeSeconds,
-        3600,
-        60,
-        604_800,
-      ),
+      maxRecordAgeSeconds,
       concurrency: setting('concurrency', notifications.concurrency, 50, 1, 1_000),
+      history: history && {
+        retentionSeconds: setting('history.retentionSeconds', history.retentionSeconds, 3600, 1, 604_800),
+        maxMessages: setting('history.maxMessages', history.maxMessages, 100, 1, 10_000),
+        // A retried record must find the epoch it was given: positions outlive record retries.
+        positionLifetimeSeconds: setting(
+          'history.positionLifetimeSeconds',
+          history.positionLifetimeSeconds,
+          2_592_000,
+          Math.max(maxRecordAgeSeconds, history.retentionSeconds ?? 3600),
+          315_360_000,
+        ),
+      },
     },
   };
 }
@@ -198,4 +246,16 @@ export function notifyingTableLabels(config: ResolvedConfig): string[] {
   return Object.entries(config.tables)
     .filter(([, table]) => table.notifications !== undefined)
     .map(([label]) => label);
+}
+
+/** Whether groups keep a history: some table notifies, and the configuration does not turn it off. */
+export function keepsHistory(config: ResolvedConfig): boolean {
+  return config.notifications.history !== undefined && notifyingTableLabels(config).length > 0;
+}
+
+/** What the functions are told of the history kept in `tableName`, or `undefined` when none is kept. */
+export function historySettings(config: ResolvedConfig, tableName: string): HistorySettings | undefined {
+  const { history, maxRecordAgeSeconds } = config.notifications;
+  if (!history || !keepsHistory(config)) return undefined;
+  return { tableName, ...history, recordLifetimeSeconds: maxRecordAgeSeconds };
 }

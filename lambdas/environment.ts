@@ -9,15 +9,33 @@ export const EnvironmentVariables = {
   membershipTable: 'ROHRPOST_MEMBERSHIP_TABLE',
   /** JSON object from table label (as in rohrpost.config.ts) to table name. */
   tableNames: 'ROHRPOST_TABLE_NAMES',
+  /** JSON `HistorySettings`; unset when groups keep no history. */
+  history: 'ROHRPOST_HISTORY',
+  /** URL of the SQS queue that changes which can never be notified are sent to. */
+  deadLetterQueueUrl: 'ROHRPOST_DEAD_LETTER_QUEUE_URL',
 } as const;
 
 type VariableName = (typeof EnvironmentVariables)[keyof typeof EnvironmentVariables];
+
+/** Where and for how long the groups' histories are kept (rohrpost.config.ts's `notifications.history`). */
+export interface HistorySettings {
+  readonly tableName: string;
+  readonly retentionSeconds: number;
+  readonly maxMessages: number;
+  readonly positionLifetimeSeconds: number;
+  /** How long a record's place in a group's history is remembered: as long as Lambda may retry it. */
+  readonly recordLifetimeSeconds: number;
+}
 
 export interface FunctionEnvironment {
   readonly managementEndpoint: string;
   readonly membershipTable: string;
   /** The application tables this function may use, by label. */
   readonly tableNames: Readonly<Record<string, string>>;
+  /** @default no history */
+  readonly history?: HistorySettings;
+  /** @default none */
+  readonly deadLetterQueueUrl?: string;
 }
 
 /** The variables for a function; values may be CDK tokens. */
@@ -26,6 +44,10 @@ export function functionEnvironment(values: FunctionEnvironment): Record<string,
     [EnvironmentVariables.managementEndpoint]: values.managementEndpoint,
     [EnvironmentVariables.membershipTable]: values.membershipTable,
     [EnvironmentVariables.tableNames]: JSON.stringify(values.tableNames),
+    ...(values.history && { [EnvironmentVariables.history]: JSON.stringify(values.history) }),
+    ...(values.deadLetterQueueUrl && {
+      [EnvironmentVariables.deadLetterQueueUrl]: values.deadLetterQueueUrl,
+    }),
   };
 }
 

@@ -23,6 +23,8 @@ export type { AuthorizeSubscription, SubscriptionRequest } from './runtime/subsc
 export { SubscriptionErrors, subscriptionHandlers } from './runtime/subscriptions';
 export { dynamoDb, tableName } from './storage/clients';
 export type { FanOutResult } from './delivery/fan-out';
-export type { Change, ChangeType, NotificationHooks } from './changes/notification';
-export { defineNotificationHooks } from './changes/notification';
+export type { Change, ChangeType } from './changes/change';
+export type { NotificationHooks } from './changes/notices';
+export { defineNotificationHooks } from './changes/notices';
+export type { GroupPosition } from './protocol/position';
 export { createNotificationHandler } from './runtime/notification-handler';

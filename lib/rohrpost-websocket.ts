@@ -17,8 +17,10 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ApplicationTableConfig, FunctionConfig, ResolvedConfig } from '../lambdas/config';
-import { handlerTableLabels, notifyingTableLabels } from '../lambdas/config';
+import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
+import type { HistorySettings } from '../lambdas/environment';
 import { functionEnvironment } from '../lambdas/environment';
+import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
 import { indexProps, tableShape } from './table-props';
 
@@ -57,13 +59,15 @@ const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
  * rohrpost on API Gateway, Lambda and DynamoDB: a WebSocket API whose `$connect`,
  * `$disconnect` and `$default` routes run the websocket function (replies as route
  * responses), a membership table, and a notification function fed by the streams of the
- * configured tables, with a dead-letter queue and alarms. Every permission is scoped to the
- * resources it is for.
+ * configured tables, with the groups' history table, a dead-letter queue and alarms. Every
+ * permission is scoped to the resources it is for.
  */
 export class RohrpostWebSocket extends Construct {
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
   readonly membershipTable: Table;
+  /** Each group's recent messages, for recovery; `undefined` when no group keeps a history. */
+  readonly historyTable: Table | undefined;
   /** The application tables, by label. */
   readonly tables: Readonly<Record<string, ITable>>;
   readonly websocketFunction: NodejsFunction;
@@ -94,6 +98,21 @@ export class RohrpostWebSocket extends Construct {
         'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
         'a point-in-time restore would bring back connections that no longer exist.',
     });
+
+    if (keepsHistory(config)) {
+      this.historyTable = new Table(this, 'History', {
+        ...tableShape(historyTableDefinition),
+        billingMode: BillingMode.PAY_PER_REQUEST,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      Validations.of(this.historyTable).acknowledge({
+        id: 'AwsSolutions-DDB3',
+        reason:
+          'The history keeps messages for an hour or so, for clients that reconnect. Losing it is ' +
+          'safe: groups start a new epoch and clients refetch, which a restore could not improve.',
+      });
+    }
+    const history = this.historyTable && historySettings(config, this.historyTable.tableName);
 
     this.tables = Object.fromEntries(
       Object.entries(config.tables).map(([label, table]) => [label, this.applicationTable(label, table)]),
@@ -142,6 +161,7 @@ export class RohrpostWebSocket extends Construct {
     this.websocketFunction = this.function('WebSocket', config.websocket, {
       managementEndpoint,
       tableLabels: handlerTableLabels(config),
+      history,
       description: 'rohrpost: $connect, $disconnect and $default',
     });
     this.websocketFunction.addToRolePolicy(
@@ -150,6 +170,8 @@ export class RohrpostWebSocket extends Construct {
         resources: membershipArns,
       }),
     );
+    // Subscribing reads a group's position (and starts it), recovering queries its messages.
+    this.allowHistory(this.websocketFunction, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
     this.allowManageConnections(this.websocketFunction, ['POST', 'DELETE']);
     for (const label of handlerTableLabels(config)) {
       this.allowTableAccess(this.websocketFunction, label, config.tables[label]!);
@@ -191,6 +213,8 @@ export class RohrpostWebSocket extends Construct {
       this.notificationFunction = this.function('Notifications', notifications, {
         managementEndpoint,
         tableLabels: notifying,
+        history,
+        deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
         description: 'rohrpost: table changes to subscription-update messages',
       });
       this.notificationFunction.addToRolePolicy(
@@ -199,6 +223,15 @@ export class RohrpostWebSocket extends Construct {
           resources: membershipArns,
         }),
       );
+      // Placing messages is a transaction of updates and conditional puts; marking them delivered a batch of puts.
+      this.allowHistory(this.notificationFunction, [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:BatchWriteItem',
+      ]);
+      // Changes that can never be notified are set aside at once.
+      this.deadLetterQueue.grantSendMessages(this.notificationFunction);
       this.allowManageConnections(this.notificationFunction, ['POST']);
       for (const label of notifying) {
         this.notificationFunction.addEventSource(
@@ -274,7 +307,13 @@ export class RohrpostWebSocket extends Construct {
   private function(
     id: string,
     config: Required<FunctionConfig>,
-    options: { managementEndpoint?: string; tableLabels: string[]; description: string },
+    options: {
+      managementEndpoint?: string;
+      tableLabels: string[];
+      history?: HistorySettings;
+      deadLetterQueueUrl?: string;
+      description: string;
+    },
   ): NodejsFunction {
     const logGroup = new LogGroup(this, `${id}Logs`, {
       retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
@@ -304,6 +343,8 @@ export class RohrpostWebSocket extends Construct {
           tableNames: Object.fromEntries(
             options.tableLabels.map((label) => [label, this.tables[label]!.tableName]),
           ),
+          history: options.history,
+          deadLetterQueueUrl: options.deadLetterQueueUrl,
         }),
         // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
@@ -347,6 +388,12 @@ export class RohrpostWebSocket extends Construct {
           'Connection ids are assigned by API Gateway at run time; the grant is limited to this API stage and method.',
       });
     }
+  }
+
+  /** The given actions on the history table, when there is one. */
+  private allowHistory(fn: NodejsFunction, actions: string[]): void {
+    if (!this.historyTable) return;
+    fn.addToRolePolicy(new PolicyStatement({ actions, resources: [this.historyTable.tableArn] }));
   }
 
   /** What the websocket function's handlers may do with an application table, and nothing more. */

@@ -16,6 +16,8 @@ export function localLambdaEnvironment(options: {
   functionName: string;
   memorySize: number;
   dynamodbEndpoint: string;
+  /** Where the SDK's SQS client sends requests: the sandbox's dead-letter queue. */
+  sqsEndpoint: string;
 }): Record<string, string> {
   return {
     AWS_REGION: LOCAL_REGION,
@@ -23,6 +25,7 @@ export function localLambdaEnvironment(options: {
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: options.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
     AWS_LAMBDA_FUNCTION_NAME: options.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memorySize),
     // Lambda runs Node 22+, so the SDK's warning about this machine's Node does not apply there.

@@ -69,7 +69,9 @@ export function consoleReporter(options: {
     deadLettered: (letter) =>
       always(
         style.red(
-          `! ${letter.table} record ${letter.sequenceNumber} failed every retry and was dead-lettered ` +
+          `! ${letter.table} record ${letter.sequenceNumber} ` +
+            (letter.origin === 'undeliverable' ? 'can never be notified' : 'failed every retry') +
+            ` and was dead-lettered ` +
             `(${letter.reason}): ${JSON.stringify(letter.record.dynamodb?.Keys)}`,
         ),
       ),

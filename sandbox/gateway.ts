@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocketAuthorizerResult } from '../lambdas/runtime/authorizer';
 import type { AuthorizerContext, WebSocketResult } from '../lambdas/runtime/websocket-event';
 import { policyAllows } from './authorizer-policy';
+import type { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { ConnectionDetails, HandshakeDetails } from './events';
 import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
 import { FrameSizeGuard } from './frame-guard';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   readonly region: string;
   readonly limits: GatewayLimits;
   readonly reporter: GatewayReporter;
+  /** The stack's dead-letter queue, served on the same port. @default none */
+  readonly deadLetterQueue?: LocalDeadLetterQueue;
 }
 
 interface LiveConnection {
@@ -119,9 +122,14 @@ export class Gateway implements ManagedConnections {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** Where the gateway serves HTTP: `http://<host>:<port>`. */
+  get origin(): string {
+    return `http://${this.options.host}:${this.port}`;
+  }
+
   /** The management API's endpoint, for ROHRPOST_MANAGEMENT_ENDPOINT and the SDK client. */
   get managementEndpoint(): string {
-    return `http://${this.options.host}:${this.port}/${this.options.stage}`;
+    return `${this.origin}/${this.options.stage}`;
   }
 
   /** Makes the next posts to `@connections` fail with these HTTP statuses, as a throttled API would (429). */
@@ -188,6 +196,7 @@ export class Gateway implements ManagedConnections {
       response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': errorType });
       return void response.end(JSON.stringify({ message: STATUS_CODES[status] }));
     }
+    if (this.options.deadLetterQueue?.serve(request, response)) return;
     if (serveManagementApi(request, response, this)) return;
     if (this.isWebSocketPath(request.url)) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });

@@ -2,18 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FunctionConfig, ResolvedConfig } from '../lambdas/config';
-import { handlerTableLabels, notifyingTableLabels } from '../lambdas/config';
+import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
 import { functionEnvironment } from '../lambdas/environment';
+import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
 import { localLambdaEnvironment, LOCAL_REGION } from './aws-local';
+import type { DeadLetter } from './dead-letter-queue';
+import { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { DynamoDbLocal } from './dynamodb-local';
 import { startDynamoDbLocal } from './dynamodb-local';
 import type { GatewayLimits, GatewayReporter } from './gateway';
 import { Gateway } from './gateway';
 import type { FunctionReporter } from './local-function';
 import { LocalFunction } from './local-function';
-import type { DeadLetter, StreamReporter } from './stream-poller';
+import type { StreamReporter } from './stream-poller';
 import { StreamPoller } from './stream-poller';
 import { createTables } from './tables';
 
@@ -51,8 +54,10 @@ export interface Sandbox {
   readonly dynamodbEndpoint: string;
   /** Table names by label; `membership` is the membership table. */
   readonly tableNames: Readonly<Record<string, string>>;
+  /** The groups' history table; `undefined` when no group keeps a history. */
+  readonly historyTable: string | undefined;
   readonly gateway: Gateway;
-  /** Stream records that failed every retry; on AWS they would be in the dead-letter queue. */
+  /** Stream records set aside: on AWS they would be in the dead-letter queue. */
   readonly deadLetters: readonly DeadLetter[];
   /** Stops everything the sandbox started, DynamoDB Local included. */
   stop(): Promise<void>;
@@ -83,6 +88,8 @@ interface Parts {
   buildDirectory?: string;
   functions: LocalFunction[];
   pollers: StreamPoller[];
+  /** What the functions sent to the dead-letter queue themselves. */
+  deadLetters: DeadLetter[];
 }
 
 /**
@@ -118,7 +125,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
   const prefix = options.tablePrefix ?? '';
-  const parts: Parts = { functions: [], pollers: [] };
+  const parts: Parts = { functions: [], pollers: [], deadLetters: [] };
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts));
 
@@ -134,8 +141,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       tableName: tableNames[MEMBERSHIP_TABLE_LABEL]!,
       definition: membershipTableDefinition,
     };
+    const historyTable = keepsHistory(config) ? `${prefix}rohrpost-history` : undefined;
     await createTables(dynamodbEndpoint, [
       { ...membershipTable, stream: false },
+      ...(historyTable
+        ? [{ tableName: historyTable, definition: historyTableDefinition, stream: false }]
+        : []),
       ...Object.entries(config.tables).map(([label, definition]) => ({
         tableName: tableNames[label]!,
         definition,
@@ -143,6 +154,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       })),
     ]);
 
+    const deadLetterQueue = new LocalDeadLetterQueue((letter) => {
+      parts.deadLetters.push(letter);
+      reporter.deadLettered(letter);
+    });
     const gateway = new Gateway({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 3001,
@@ -151,6 +166,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       region: LOCAL_REGION,
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
+      deadLetterQueue,
     });
     parts.gateway = gateway;
     await gateway.listen();
@@ -168,6 +184,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         managementEndpoint: gateway.managementEndpoint,
         membershipTable: membershipTable.tableName,
         tableNames: Object.fromEntries(labels.map((label) => [label, tableNames[label]!])),
+        history: historyTable === undefined ? undefined : historySettings(config, historyTable),
+        deadLetterQueueUrl: LocalDeadLetterQueue.url(gateway.origin),
       });
     const startFunction = async (name: string, fn: Required<FunctionConfig>, labels: string[]) => {
       const started = await LocalFunction.start({
@@ -177,7 +195,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         memorySize: fn.memorySize,
         timeoutMs: fn.timeoutSeconds * 1000,
         environment: {
-          ...localLambdaEnvironment({ functionName: name, memorySize: fn.memorySize, dynamodbEndpoint }),
+          ...localLambdaEnvironment({
+            functionName: name,
+            memorySize: fn.memorySize,
+            dynamodbEndpoint,
+            sqsEndpoint: gateway.origin,
+          }),
           ...environmentWith(labels),
         },
         buildDirectory,
@@ -215,9 +238,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       managementEndpoint: gateway.managementEndpoint,
       dynamodbEndpoint,
       tableNames,
+      historyTable,
       gateway,
       get deadLetters() {
-        return parts.pollers.flatMap((poller) => poller.deadLetters);
+        return [...parts.pollers.flatMap((poller) => poller.deadLetters), ...parts.deadLetters];
       },
       stop,
     };

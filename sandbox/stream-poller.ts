@@ -14,6 +14,7 @@ import {
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { localClientConfig, LOCAL_REGION } from './aws-local';
+import type { DeadLetter } from './dead-letter-queue';
 import type { Invokable } from './gateway';
 
 /** What the stream pollers tell the sandbox's log. */
@@ -22,15 +23,6 @@ export interface StreamReporter {
   streamRetrying(table: string, sequenceNumber: string, attempt: number, reason: string): void;
   deadLettered(letter: DeadLetter): void;
   streamFailed(table: string, message: string): void;
-}
-
-/** A record that failed every retry: on AWS it would go to the dead-letter queue. */
-export interface DeadLetter {
-  readonly table: string;
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly reason: string;
-  readonly record: DynamoDBRecord;
 }
 
 export interface StreamPollerOptions {
@@ -182,12 +174,13 @@ export class StreamPoller {
       pending = pending.slice(failedAt);
       const sequenceNumber = pending[0]!.dynamodb!.SequenceNumber!;
       if (++attempts > this.options.retryAttempts) {
-        const letter = {
+        const letter: DeadLetter = {
           table: this.options.tableName,
           shardId,
           sequenceNumber,
           reason,
           record: pending[0]!,
+          origin: 'failed-every-retry',
         };
         this.deadLetters.push(letter);
         this.options.reporter.deadLettered(letter);

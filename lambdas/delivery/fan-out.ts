@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { RecentSet } from '../recent-set';
 import type { MembershipStore } from '../storage/membership';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
@@ -118,20 +119,4 @@ async function removeGone(connectionId: string, membership: MembershipStore, log
  * Connections known to be gone, remembered by a Lambda instance so that each is cleaned up
  * once and not posted to again. Connection ids are never reused; the oldest are forgotten first.
  */
-export class GoneConnections {
-  private readonly ids = new Set<string>();
-
-  constructor(private readonly capacity = 10_000) {}
-
-  has(connectionId: string): boolean {
-    return this.ids.has(connectionId);
-  }
-
-  /** Remembers a gone connection; false when it was known already. */
-  add(connectionId: string): boolean {
-    if (this.ids.has(connectionId)) return false;
-    this.ids.add(connectionId);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
-    return true;
-  }
-}
+export class GoneConnections extends RecentSet<string> {}

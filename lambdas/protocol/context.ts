@@ -1,6 +1,7 @@
 import type { FanOutResult } from '../delivery/fan-out';
 import type { AuthorizerContext, WebSocketRequestContext } from '../runtime/websocket-event';
 import type { MessageParts } from './message';
+import type { GroupPosition } from './position';
 
 export interface SendOptions {
   /** Close the connection after this message. @default false */
@@ -17,10 +18,29 @@ export interface ErrorReplyOptions extends ReplyOptions {
   data?: unknown;
 }
 
+export interface JoinOptions {
+  /**
+   * The position the client's copy of the group is at, from its last subscribe reply or
+   * subscription-update: the messages it missed since are sent to this connection, oldest
+   * first, before the handler's reply. @default nothing is recovered
+   */
+  readonly since?: GroupPosition;
+}
+
+export interface JoinResult {
+  /** The group's position as the connection joined; later messages have higher seqs. @default absent when groups keep no history */
+  readonly position?: GroupPosition;
+  /** With `since`: whether every message after it was sent; when not, the client must refetch. */
+  readonly recovered?: boolean;
+}
+
 /** The calling connection's groups. */
 export interface GroupOperations {
-  /** Adds this connection to the group (one DynamoDB write); joining twice is the same as once. */
-  join(group: string): Promise<void>;
+  /**
+   * Adds this connection to the group (one DynamoDB write, and one read of the group's
+   * position); joining twice is the same as once.
+   */
+  join(group: string, options?: JoinOptions): Promise<JoinResult>;
   /** Removes this connection from the group (one DynamoDB write). */
   leave(group: string): Promise<void>;
   /**

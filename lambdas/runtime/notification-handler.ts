@@ -1,18 +1,22 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import type { NotificationHooks } from '../changes/notification';
-import { changeOf, notificationFor, payloadWithin } from '../changes/notification';
-import type { NotificationRule, ResolvedConfig } from '../config';
+import { UndeliverableChangeError } from '../changes/change';
+import type { NotificationHooks } from '../changes/notices';
+import type { ResolvedConfig } from '../config';
 import type { Connections } from '../delivery/connections';
-import type { FanOutResult } from '../delivery/fan-out';
-import { GoneConnections, sendToGroup } from '../delivery/fan-out';
+import type { DeadLetters } from '../delivery/dead-letters';
+import { SqsDeadLetters } from '../delivery/dead-letters';
+import { GoneConnections } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
 import { signedConnectionsAt } from '../delivery/signed-connections';
-import { EnvironmentVariables, requireEnvironment } from '../environment';
+import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
-import { configuredTableNames, membershipStore } from '../storage/clients';
+import { RecentSet } from '../recent-set';
+import { configuredTableNames, membershipStore, sequencer } from '../storage/clients';
 import type { MembershipStore } from '../storage/membership';
+import type { DeliveredMessage, Sequencer } from '../storage/sequencer';
+import { RecordNotifier } from './record-notifier';
 
 export interface NotificationHandlerOptions {
   /** The project's configuration: which tables notify, and how. */
@@ -28,6 +32,16 @@ export interface NotificationHandlerOptions {
   readonly membership?: () => MembershipStore;
   /** @default `SignedConnections` to the management API at ROHRPOST_MANAGEMENT_ENDPOINT */
   readonly connections?: () => Connections;
+  /**
+   * Places each message in its group's history; `undefined` sends messages without `seq`.
+   * @default the history table of ROHRPOST_HISTORY, when it is set
+   */
+  readonly sequencer?: () => Sequencer | undefined;
+  /**
+   * Where changes that can never be notified go, at once; without it they are retried like any
+   * failure. @default the queue at ROHRPOST_DEAD_LETTER_QUEUE_URL, when it is set
+   */
+  readonly deadLetters?: () => DeadLetters | undefined;
   /** Largest message; a larger notification is sent as keys only. @default API Gateway's 128 KB */
   readonly payloadLimitBytes?: number;
   /** @default a JSON logger for service `rohrpost-notifications` */
@@ -38,97 +52,130 @@ export type NotificationLambdaHandler = (event: DynamoDBStreamEvent) => Promise<
 
 /**
  * Creates the notification function: DynamoDB stream records in, `subscription-update`
- * messages out to every member of each change's group. Records of one item are handled in
- * order, different items in parallel. A record that fails, and every later record of the same
- * item, are reported as batch item failures, so that Lambda retries them in order and finally
- * sends them to the dead-letter queue. Nothing is dropped silently.
+ * messages out to every member of each group a change concerns. Records of one item are
+ * handled in order, different items in parallel.
+ *
+ * - A record that fails, and every later record of the same item, are reported as batch item
+ *   failures, so that Lambda retries them in order and finally sends them to the dead-letter
+ *   queue. Nothing is dropped silently.
+ * - A change that can never be notified (a group name that is not one, a message too large
+ *   even as keys) goes to the dead-letter queue at once, with its reason.
+ * - Lambda retries a batch from its first failed record, so records after it that were
+ *   delivered come again: the history remembers them, and they are not sent twice.
  */
 export function createNotificationHandler(options: NotificationHandlerOptions): NotificationLambdaHandler {
   const { config } = options;
-  const hooksByTable = indexHooks(config, options.hooks ?? []);
   const logger = options.logger ?? createLogger('rohrpost-notifications');
-  const payloadLimit = options.payloadLimitBytes ?? ApiGatewayLimits.maxMessageBytes;
-  const membership = options.membership ?? membershipStore;
-  const connections =
-    options.connections ??
-    (() =>
-      signedConnectionsAt(
-        requireEnvironment(EnvironmentVariables.managementEndpoint),
-        config.notifications.concurrency,
-      ));
-  const goneConnections = new GoneConnections();
-  let labels: Readonly<Record<string, string>> | undefined;
-  const tableLabels = options.tableLabels ?? labelsFromEnvironment;
+  const history = options.sequencer ?? sequencer;
+  const deadLetters = options.deadLetters ?? deadLettersFromEnvironment;
+  const notifier = new RecordNotifier({
+    config,
+    hooks: options.hooks ?? [],
+    tableLabels: options.tableLabels ?? labelsFromEnvironment,
+    membership: options.membership ?? membershipStore,
+    connections:
+      options.connections ??
+      (() =>
+        signedConnectionsAt(
+          requireEnvironment(EnvironmentVariables.managementEndpoint),
+          config.notifications.concurrency,
+        )),
+    sequencer: history,
+    payloadLimitBytes: options.payloadLimitBytes ?? ApiGatewayLimits.maxMessageBytes,
+    goneConnections: new GoneConnections(),
+    logger,
+  });
+  // A dead letter is sent once per instance, though a retried batch brings its record again.
+  const deadLettered = new RecentSet<string>();
 
-  function ruleFor(record: DynamoDBRecord): { label: string; rule: NotificationRule } {
-    labels ??= tableLabels();
-    const tableName = tableNameOf(record);
-    const label = labels[tableName];
-    const rule = label === undefined ? undefined : config.tables[label]?.notifications;
-    if (label === undefined || !rule) {
-      throw new Error(
-        `A stream record from table '${tableName}', which has no notifications in rohrpost.config.ts.`,
-      );
-    }
-    return { label, rule };
-  }
-
-  async function notify(record: DynamoDBRecord, limiter: Limiter): Promise<FanOutResult | undefined> {
-    const { label, rule } = ruleFor(record);
-    const change = changeOf(record, label);
-    const notification = notificationFor(change, rule, hooksByTable.get(label));
-    if (!notification) return undefined;
-    const { payload, reduced, fullBytes } = payloadWithin(notification, change, payloadLimit);
-    if (reduced) {
-      logger.warn('Notification over the payload limit: sent with the keys only', {
-        table: label,
-        keys: change.keys,
-        group: notification.group,
-        bytes: fullBytes,
-        limit: payloadLimit,
+  /** Sets an undeliverable record aside; false when there is nowhere to, and it must be retried instead. */
+  async function setAside(record: DynamoDBRecord, error: UndeliverableChangeError): Promise<boolean> {
+    const queue = deadLetters();
+    if (!queue) return false;
+    const recordId = notifier.recordId(record);
+    if (deadLettered.has(recordId)) return true;
+    try {
+      await queue.send({ reason: error.message, table: notifier.labelOf(record) ?? '', record });
+    } catch (sendError) {
+      logger.error('Could not send an undeliverable change to the dead-letter queue; it will be retried', {
+        eventID: record.eventID,
+        error: sendError,
       });
+      return false;
     }
-    return sendToGroup(notification.group, payload, {
-      membership: membership(),
-      connections: connections(),
-      limiter,
-      goneConnections,
-      logger,
+    deadLettered.add(recordId);
+    logger.error('A change can never be notified: sent to the dead-letter queue', {
+      eventID: record.eventID,
+      sequenceNumber: sequenceNumber(record),
+      keys: record.dynamodb?.Keys,
+      reason: error.message,
     });
+    return true;
   }
 
   return async function handler(event) {
     const limiter = new Limiter(config.notifications.concurrency);
-    const failures: string[] = [];
+    const failures: DynamoDBRecord[] = [];
+    const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
-          try {
-            await notify(record, limiter);
-          } catch (error) {
-            const later = records.slice(index).map(sequenceNumber);
-            logger.error('A change could not be notified; it will be retried', {
-              eventID: record.eventID,
-              sequenceNumber: sequenceNumber(record),
-              keys: record.dynamodb?.Keys,
-              heldBack: later.length - 1,
-              error,
-            });
-            failures.push(...later);
-            return;
-          }
+          const outcome = await notifier.notify(record, limiter);
+          if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
+          const { error } = outcome;
+          if (error === undefined) continue;
+          if (error instanceof UndeliverableChangeError && (await setAside(record, error))) continue;
+          const later = records.slice(index);
+          logger.error('A change could not be notified; it will be retried', {
+            eventID: record.eventID,
+            sequenceNumber: sequenceNumber(record),
+            keys: record.dynamodb?.Keys,
+            heldBack: later.length - 1,
+            error,
+          });
+          failures.push(...later);
+          return;
         }
       }),
     );
-    return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+    await rememberRedelivered(failures, delivered);
+    return { batchItemFailures: failures.map((record) => ({ itemIdentifier: sequenceNumber(record) })) };
   };
+
+  /**
+   * Lambda retries the batch from its first failed record: the messages of the records from
+   * there on that reached every member are remembered, so that the retry does not send them again.
+   */
+  async function rememberRedelivered(
+    failures: readonly DynamoDBRecord[],
+    delivered: ReadonlyArray<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }>,
+  ): Promise<void> {
+    const store = history();
+    if (failures.length === 0 || !store) return;
+    const retriedFrom = failures
+      .map((record) => BigInt(sequenceNumber(record)))
+      .reduce((a, b) => (a < b ? a : b));
+    const messages = delivered
+      .filter(({ record }) => BigInt(sequenceNumber(record)) >= retriedFrom)
+      .flatMap(({ messages: sent }) => sent);
+    if (messages.length === 0) return;
+    try {
+      await store.markDelivered(messages);
+    } catch (error) {
+      // Not a failure: the retry sends them again, identical, and clients drop the duplicates.
+      logger.warn('Could not remember delivered messages; the retry sends them again', {
+        messages: messages.length,
+        error,
+      });
+    }
+  }
 }
 
 /** Records grouped by the item they change, each group in stream order. */
 function recordsByItem(records: readonly DynamoDBRecord[]): Map<string, DynamoDBRecord[]> {
   const byItem = new Map<string, DynamoDBRecord[]>();
   for (const record of records) {
-    const item = `${tableNameOf(record)} ${JSON.stringify(record.dynamodb?.Keys ?? record.eventID)}`;
+    const item = `${record.eventSourceARN} ${JSON.stringify(record.dynamodb?.Keys ?? record.eventID)}`;
     const list = byItem.get(item);
     if (list) list.push(record);
     else byItem.set(item, [record]);
@@ -136,32 +183,20 @@ function recordsByItem(records: readonly DynamoDBRecord[]): Map<string, DynamoDB
   return byItem;
 }
 
-/** The table a record comes from: its stream ARN is `arn:...:table/<name>/stream/<label>`. */
-function tableNameOf(record: DynamoDBRecord): string {
-  return record.eventSourceARN?.split('/')[1] ?? '';
-}
-
 function sequenceNumber(record: DynamoDBRecord): string {
-  return record.dynamodb?.SequenceNumber ?? record.eventID ?? '';
+  return record.dynamodb?.SequenceNumber ?? '';
 }
 
 function labelsFromEnvironment(): Record<string, string> {
   return Object.fromEntries(Object.entries(configuredTableNames()).map(([label, name]) => [name, label]));
 }
 
-function indexHooks(
-  config: ResolvedConfig,
-  hooks: readonly NotificationHooks[],
-): Map<string, NotificationHooks> {
-  const byTable = new Map<string, NotificationHooks>();
-  for (const hook of hooks) {
-    if (!config.tables[hook.table]?.notifications) {
-      throw new Error(
-        `Notification hooks for table '${hook.table}', which has no notifications in rohrpost.config.ts.`,
-      );
-    }
-    if (byTable.has(hook.table)) throw new Error(`Table '${hook.table}' has notification hooks twice.`);
-    byTable.set(hook.table, hook);
+let queueFromEnvironment: { queue?: DeadLetters } | undefined;
+
+function deadLettersFromEnvironment(): DeadLetters | undefined {
+  if (!queueFromEnvironment) {
+    const url = readEnvironment(EnvironmentVariables.deadLetterQueueUrl);
+    queueFromEnvironment = { queue: url === undefined ? undefined : new SqsDeadLetters(url) };
   }
-  return byTable;
+  return queueFromEnvironment.queue;
 }

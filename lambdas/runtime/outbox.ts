@@ -12,12 +12,16 @@ export type OutboxResult =
  * through PostToConnection as soon as the next one is queued, one after the other; the last
  * becomes the route response, which costs no API call. So a plain reply makes no call at all,
  * and several messages arrive in the order they were sent.
+ *
+ * A message queued after the handler settled (work it started and did not await) is posted
+ * at once and logged as an error: Lambda may freeze the instance before it goes out.
  */
 export class Outbox {
   private held: { payload: string; close: boolean } | undefined;
   private work: Promise<void> | undefined;
   private failure: { error: unknown } | undefined;
   private closed = false;
+  private finished = false;
 
   constructor(
     private readonly connectionId: string,
@@ -33,9 +37,10 @@ export class Outbox {
       });
       return;
     }
+    this.closed = close;
+    if (this.finished) return this.sendLate(payload, close);
     if (this.held) this.post(this.held.payload);
     this.held = { payload, close };
-    this.closed = close;
   }
 
   /**
@@ -43,6 +48,7 @@ export class Outbox {
    * at once when nothing was posted, the common case of a single reply.
    */
   finish(): OutboxResult | Promise<OutboxResult> {
+    this.finished = true;
     const last = this.held;
     this.held = undefined;
     if (last?.close) {
@@ -50,7 +56,34 @@ export class Outbox {
       this.post(last.payload);
       this.chain(() => this.connections().close(this.connectionId));
     }
-    return this.work ? this.work.then(() => this.outcome(last)) : this.outcome(last);
+    return this.work ? this.settled().then(() => this.outcome(last)) : this.outcome(last);
+  }
+
+  /** Waits for the posts, those queued while waiting included. */
+  private async settled(): Promise<void> {
+    for (let current = this.work; ; current = this.work) {
+      await current;
+      if (current === this.work) return;
+    }
+  }
+
+  private sendLate(payload: string, close: boolean): void {
+    const { connectionId, logger } = this;
+    logger.error(
+      'A message was sent after its handler had finished. It is posted now, but on AWS the instance ' +
+        'may be frozen before it goes out: await everything a handler starts.',
+      { connectionId },
+    );
+    const previous = this.work ?? Promise.resolve();
+    this.work = previous
+      .then(async () => {
+        await this.connections().post(connectionId, payload);
+        if (close) await this.connections().close(connectionId);
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof ConnectionGoneError))
+          logger.error('A late message could not be sent', { connectionId, error });
+      });
   }
 
   private outcome(last: { payload: string; close: boolean } | undefined): OutboxResult {

@@ -1,5 +1,6 @@
 import { HandlerError } from '../protocol/errors';
 import type { JsonValue } from '../protocol/message';
+import { parseSince } from '../protocol/position';
 import type { MessageHandler } from '../protocol/registry';
 import { defineHandler } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
@@ -34,8 +35,14 @@ export const SubscriptionErrors = {
 /**
  * The `subscribe` and `unsubscribe` handlers that the rohrpost-js client speaks to. A
  * subscription is refused unless `authorize` allows it, so without one every subscription is
- * refused. Leaving is always allowed: it only removes the caller's own membership.
- * Replies: `{"id", "type": "subscribe", "data": {"group": "<name>"}}`, or an error.
+ * refused. Replies: `{"id", "type": "subscribe", "data": {"group": "<name>", "epoch", "seq"}}`,
+ * or an error.
+ *
+ * A subscribe with `since` (PROTOCOL.md §5) first receives the group's messages after that
+ * position, and its reply says whether they were all there (`"recovered": true`).
+ *
+ * Leaving is always allowed, because it only removes the caller's own membership: `authorize`
+ * only names the group, and when it refuses or throws, the group's default name is left.
  */
 export function subscriptionHandlers(options: { authorize?: AuthorizeSubscription } = {}): MessageHandler {
   return defineHandler(['subscribe', 'unsubscribe'], async (request, context) => {
@@ -47,13 +54,20 @@ export function subscriptionHandlers(options: { authorize?: AuthorizeSubscriptio
       connectionId: context.connectionId,
       identity: context.identity,
     };
-    const allowed = options.authorize ? await options.authorize(subscription) : undefined;
+    const authorize = async () => (options.authorize ? await options.authorize(subscription) : undefined);
     if (request.type === 'subscribe') {
+      const since = parseSince(request.since);
+      if (since instanceof Error) throw new HandlerError(since.message);
+      const allowed = await authorize();
       if (allowed === undefined) throw new HandlerError(SubscriptionErrors.refused);
-      await context.groups.join(allowed);
-      return context.reply({ group: allowed });
+      const { position, recovered } = await context.groups.join(allowed, { since });
+      return context.reply({
+        group: allowed,
+        ...(position && { epoch: position.epoch, seq: position.seq }),
+        ...(recovered !== undefined && { recovered }),
+      });
     }
-    const name = allowed ?? subscription.defaultName;
+    const name = (await authorize().catch(() => undefined)) ?? subscription.defaultName;
     if (name === undefined) throw new HandlerError(SubscriptionErrors.unknownGroup);
     await context.groups.leave(name);
     context.reply({ group: name });

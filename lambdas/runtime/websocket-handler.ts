@@ -1,6 +1,5 @@
 import type { Connections } from '../delivery/connections';
 import { connectionsAt, managementEndpoint } from '../delivery/connections';
-import type { FanOutResult } from '../delivery/fan-out';
 import { GoneConnections, sendToGroup } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { signedConnectionsAt } from '../delivery/signed-connections';
@@ -20,10 +19,12 @@ import type { MessageHandler } from '../protocol/registry';
 import { HandlerRegistry } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
 import { parseFrame, ProtocolErrors } from '../protocol/request';
-import { membershipStore } from '../storage/clients';
+import { groupHistory, membershipStore } from '../storage/clients';
+import type { GroupHistory } from '../storage/group-history';
 import type { MembershipStore } from '../storage/membership';
 import type { ConnectRequest } from './connect';
 import { ConnectionRefusedError, connectRequest } from './connect';
+import { groupOperations } from './group-operations';
 import { Outbox } from './outbox';
 import type {
   AuthorizerContext,
@@ -47,6 +48,8 @@ export interface WebSocketHandlerOptions {
   connections?: (requestContext: WebSocketRequestContext) => Connections;
   /** Group membership. @default the membership table of ROHRPOST_MEMBERSHIP_TABLE */
   membership?: () => MembershipStore;
+  /** The groups' history, for positions and recovery. @default the history table of ROHRPOST_HISTORY, when it is set */
+  history?: () => GroupHistory | undefined;
   /** Where failures are logged. @default a JSON logger for service `rohrpost-websocket` */
   logger?: Logger;
 }
@@ -73,22 +76,24 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     options.connections ??
     ((requestContext) => signedConnectionsAt(managementEndpoint(requestContext), GROUP_SEND_CONCURRENCY));
   const membership = options.membership ?? membershipStore;
+  const history = options.history ?? groupHistory;
   const goneConnections = new GoneConnections();
 
-  function groupsOf(requestContext: WebSocketRequestContext): GroupOperations {
-    const { connectionId } = requestContext;
-    return {
-      join: (group) => membership().join(group, connectionId),
-      leave: (group) => membership().leave(group, connectionId),
-      send: (group, message): Promise<FanOutResult> =>
-        sendToGroup(group, JSON.stringify(buildMessage(message)), {
+  function groupsOf(requestContext: WebSocketRequestContext, outbox: Outbox): GroupOperations {
+    return groupOperations({
+      connectionId: requestContext.connectionId,
+      membership: membership(),
+      history: history(),
+      enqueue: (payload) => outbox.enqueue(payload),
+      fanOut: (group, payload) =>
+        sendToGroup(group, payload, {
           membership: membership(),
           connections: groupConnectionsFor(requestContext),
           limiter: new Limiter(GROUP_SEND_CONCURRENCY),
           goneConnections,
           logger,
         }),
-    };
+    });
   }
 
   async function handleMessage(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -100,7 +105,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
 
     const { requestContext } = event;
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
-    const context = new Invocation(request, requestContext, outbox, () => groupsOf(requestContext));
+    const context = new Invocation(request, requestContext, outbox, () => groupsOf(requestContext, outbox));
     try {
       // A synchronous handler is not awaited: every await costs a turn of the event loop.
       const handling = handler.handle(request, context);

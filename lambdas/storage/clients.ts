@@ -1,12 +1,18 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EnvironmentVariables, requireEnvironment } from '../environment';
+import type { HistorySettings } from '../environment';
+import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
+import type { GroupHistory } from './group-history';
+import { DynamoDbGroupHistory } from './group-history';
 import type { MembershipStore } from './membership';
 import { DynamoDbMembershipStore } from './membership';
+import type { Sequencer } from './sequencer';
+import { DynamoDbSequencer } from './sequencer';
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let membership: MembershipStore | undefined;
 let tableNames: Readonly<Record<string, string>> | undefined;
+let history: { settings?: HistorySettings; reader?: GroupHistory; sequencer?: Sequencer } | undefined;
 
 /**
  * The DynamoDB document client of this Lambda instance, created on first use so that loading
@@ -26,6 +32,31 @@ export function membershipStore(): MembershipStore {
     requireEnvironment(EnvironmentVariables.membershipTable),
   );
   return membership;
+}
+
+/** What ROHRPOST_HISTORY says of the groups' history; `undefined` when groups keep none. */
+function historySettings(): HistorySettings | undefined {
+  if (!history) {
+    const json = readEnvironment(EnvironmentVariables.history);
+    history = { settings: json === undefined ? undefined : (JSON.parse(json) as HistorySettings) };
+  }
+  return history.settings;
+}
+
+/** The groups' history as subscribing clients read it; `undefined` when groups keep none. */
+export function groupHistory(): GroupHistory | undefined {
+  const settings = historySettings();
+  if (!settings) return undefined;
+  history!.reader ??= new DynamoDbGroupHistory(dynamoDb(), settings);
+  return history!.reader;
+}
+
+/** What places each notification in its group's history; `undefined` when groups keep none. */
+export function sequencer(): Sequencer | undefined {
+  const settings = historySettings();
+  if (!settings) return undefined;
+  history!.sequencer ??= new DynamoDbSequencer(dynamoDb(), settings);
+  return history!.sequencer;
 }
 
 /** The application tables this function may use: label to table name (ROHRPOST_TABLE_NAMES). */

@@ -1,6 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchWriteCommand, DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayLimits } from '../delivery/limits';
+import { groupNameProblem } from '../protocol/group-name';
+import { batchWrite } from './batch-write';
 import { MembershipTable } from './membership-table';
 
 /** Which connections are in which groups. */
@@ -15,12 +17,8 @@ export interface MembershipStore {
   members(group: string): AsyncIterable<string[]>;
 }
 
-/** Longest group name: DynamoDB partition keys hold up to 2048 bytes. */
-const MAX_GROUP_NAME_BYTES = 1024;
 /** Memberships outlive the longest possible connection, then DynamoDB's TTL removes them. */
 export const MEMBERSHIP_LIFETIME_SECONDS = ApiGatewayLimits.maxConnectionMs / 1000 + 60 * 60;
-const BATCH_WRITE_LIMIT = 25;
-const UNPROCESSED_RETRIES = 8;
 const DEFAULT_FIRST_PAGE_SIZE = 100;
 
 export interface DynamoDbMembershipStoreOptions {
@@ -90,11 +88,11 @@ export class DynamoDbMembershipStore implements MembershipStore {
       groups.push(...(page.Items ?? []).map((item) => item[MembershipTable.groupAttribute] as string));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    for (let i = 0; i < groups.length; i += BATCH_WRITE_LIMIT) {
-      await this.deleteBatch(
-        groups.slice(i, i + BATCH_WRITE_LIMIT).map((group) => this.key(group, connectionId)),
-      );
-    }
+    await batchWrite(
+      this.client,
+      this.tableName,
+      groups.map((group) => ({ DeleteRequest: { Key: this.key(group, connectionId) } })),
+    );
     return groups;
   }
 
@@ -107,6 +105,8 @@ export class DynamoDbMembershipStore implements MembershipStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: '#group = :group',
+          // A member who joined a moment ago is posted to: its subscribe reply counted on it.
+          ConsistentRead: true,
           // DynamoDB's TTL may take a while to delete an expired membership: do not count it.
           FilterExpression: '#expires > :now',
           ProjectionExpression: '#connection',
@@ -132,33 +132,10 @@ export class DynamoDbMembershipStore implements MembershipStore {
   private key(group: string, connectionId: string) {
     return { [MembershipTable.groupAttribute]: group, [MembershipTable.connectionAttribute]: connectionId };
   }
-
-  /** Deletes up to 25 items, retrying what DynamoDB leaves unprocessed with a growing pause. */
-  private async deleteBatch(keys: Array<Record<string, string>>): Promise<void> {
-    let requests = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > UNPROCESSED_RETRIES) {
-        throw new Error(
-          `${requests.length} memberships were still unprocessed after ${UNPROCESSED_RETRIES} retries.`,
-        );
-      }
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
-      const result = await this.client.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
-      );
-      requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-    }
-  }
 }
 
 /** A group name is a non-empty string that fits a DynamoDB key. */
 function checkGroupName(group: unknown): asserts group is string {
-  if (typeof group !== 'string' || group === '') {
-    throw new TypeError(`A group name is a non-empty string, not ${JSON.stringify(group)}.`);
-  }
-  if (Buffer.byteLength(group) > MAX_GROUP_NAME_BYTES) {
-    throw new TypeError(
-      `A group name has at most ${MAX_GROUP_NAME_BYTES} bytes; this one has ${Buffer.byteLength(group)}.`,
-    );
-  }
+  const problem = groupNameProblem(group);
+  if (problem) throw new TypeError(problem);
 }

@@ -134,6 +134,27 @@ describe('the CDK stack with the project configuration', () => {
     });
   });
 
+  describe('the history table', () => {
+    test("keeps each group's messages in its partition, expiring by TTL, and is replaceable", () => {
+      const [[, table]] = resourcesOf(synthesized, 'AWS::DynamoDB::Table').filter(([id]) =>
+        id.startsWith('RohrpostHistory'),
+      ) as [[string, Resource & { DeletionPolicy?: string }]];
+      expect(table.Properties).toEqual({
+        KeySchema: [
+          { AttributeName: 'group', KeyType: 'HASH' },
+          { AttributeName: 'key', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'group', AttributeType: 'S' },
+          { AttributeName: 'key', AttributeType: 'S' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+      expect(table.DeletionPolicy).toBe('Delete');
+    });
+  });
+
   describe('the notes table and its notifications', () => {
     test('the table streams new and old images, keeps backups, and is retained', () => {
       synthesized.template.hasResource('AWS::DynamoDB::Table', {
@@ -177,11 +198,11 @@ describe('the CDK stack with the project configuration', () => {
 
   describe('the functions', () => {
     test.each([
-      ['websocket', () => websocketId, 29],
-      ['notification', () => notificationsId, 60],
+      ['websocket', () => websocketId, 29, []],
+      ['notification', () => notificationsId, 60, ['ROHRPOST_DEAD_LETTER_QUEUE_URL']],
     ])(
       'the %s function: Node.js 24 on arm64, its log group, and the environment both sides read',
-      (_name, id, timeout) => {
+      (_name, id, timeout, own) => {
         const fn = resourceOf(synthesized, id());
         expect(fn.Properties).toMatchObject({
           Runtime: 'nodejs24.x',
@@ -191,12 +212,22 @@ describe('the CDK stack with the project configuration', () => {
           LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
         });
         const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-        expect(Object.keys(variables).sort()).toEqual([
-          'NODE_OPTIONS',
-          'ROHRPOST_MANAGEMENT_ENDPOINT',
-          'ROHRPOST_MEMBERSHIP_TABLE',
-          'ROHRPOST_TABLE_NAMES',
-        ]);
+        expect(Object.keys(variables).sort()).toEqual(
+          [
+            'NODE_OPTIONS',
+            'ROHRPOST_HISTORY',
+            'ROHRPOST_MANAGEMENT_ENDPOINT',
+            'ROHRPOST_MEMBERSHIP_TABLE',
+            'ROHRPOST_TABLE_NAMES',
+            ...own,
+          ].sort(),
+        );
+        // The history's settings come from rohrpost.config.ts, its table name from the stack.
+        const history = JSON.stringify(variables.ROHRPOST_HISTORY);
+        expect(history).toContain('{"Ref":"RohrpostHistory');
+        expect(history).toContain(
+          '\\",\\"retentionSeconds\\":3600,\\"maxMessages\\":100,\\"positionLifetimeSeconds\\":2592000,\\"recordLifetimeSeconds\\":3600}',
+        );
         expect(JSON.stringify(variables.ROHRPOST_MANAGEMENT_ENDPOINT)).toMatch(
           /"https:\/\/",\{"Ref":"RohrpostApi\w+"\},".execute-api.eu-central-1.",\{"Ref":"AWS::URLSuffix"\},"\/prod"/,
         );
@@ -299,6 +330,39 @@ describe('the CDK stack with the project configuration', () => {
       ]);
     });
 
+    test('the history: the websocket function reads and starts positions, the notification function places messages', () => {
+      const history = (id: string) =>
+        statementsOf(synthesized, id).filter((s) => JSON.stringify(s.Resource).includes('RohrpostHistory'));
+      expect(actionsOf(history(websocketId)).sort()).toEqual([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+      ]);
+      expect(actionsOf(history(notificationsId)).sort()).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
+      for (const statement of [...history(websocketId), ...history(notificationsId)]) {
+        expect(statement.Resource).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(/^RohrpostHistory/), 'Arn'],
+        });
+      }
+    });
+
+    test('the notification function may send to its dead-letter queue, and to no other', () => {
+      const sqs = statementsOf(synthesized, notificationsId).filter((s) =>
+        actionsOf([s]).some((action) => action.startsWith('sqs:')),
+      );
+      expect(sqs).toEqual([
+        expect.objectContaining({
+          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^RohrpostDeadLetters/), 'Arn'] },
+        }),
+      ]);
+    });
+
     test('the one Resource "*" is ListStreams, which has no resource-level permissions', () => {
       const wildcards = [websocketId, notificationsId]
         .flatMap((id) => statementsOf(synthesized, id))
@@ -380,7 +444,10 @@ describe('the CDK stack with other configurations', () => {
         },
       }),
     );
-    expect(resourcesOf(synthesized, 'AWS::DynamoDB::Table')).toHaveLength(1); // the membership table
+    // The membership and history tables.
+    expect(
+      resourcesOf(synthesized, 'AWS::DynamoDB::Table').map(([id]) => id.replace(/[0-9A-F]{8}$/, '')),
+    ).toEqual(['RohrpostMemberships', 'RohrpostHistory']);
     synthesized.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: streamArn,
     });
@@ -411,11 +478,27 @@ describe('the CDK stack with other configurations', () => {
     });
   });
 
-  test('without notifying tables there is no notification function, queue or event source', () => {
+  test('without notifying tables there is no notification function, queue, event source or history', () => {
     const synthesized = synthesize(defineConfig({}));
     expect(resourcesOf(synthesized, 'AWS::Lambda::Function')).toHaveLength(1);
     synthesized.template.resourceCountIs('AWS::SQS::Queue', 0);
     synthesized.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    synthesized.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+  });
+
+  test('with history turned off there is no history table, and the functions are not told of one', () => {
+    const synthesized = synthesize(
+      defineConfig({
+        tables: config.tables,
+        notifications: { ...config.notifications, history: false },
+      }),
+    );
+    expect(
+      resourcesOf(synthesized, 'AWS::DynamoDB::Table').some(([id]) => id.startsWith('RohrpostHistory')),
+    ).toBe(false);
+    for (const [, fn] of resourcesOf(synthesized, 'AWS::Lambda::Function')) {
+      expect(fn.Properties.Environment).not.toHaveProperty('Variables.ROHRPOST_HISTORY');
+    }
   });
 
   test('the props reach the resources', () => {

@@ -49,7 +49,9 @@ describe('the notes example', () => {
 
   test("the README's walkthrough works as written", async () => {
     const [subscribe, subscribed] = transcript('> {"id": 1, "type": "subscribe"');
-    expect(await alice.ask(subscribe!.slice(2))).toBe(subscribed!.slice(2));
+    const reply = await alice.ask(subscribe!.slice(2));
+    expect(reply).toMatch(pattern(subscribed!.slice(2)));
+    const { epoch } = (JSON.parse(reply) as { data: { epoch: string } }).data;
 
     const bobs = transcript('> {"id": 1, "type": "note.create"');
     const created = await bob.ask(bobs[0]!.slice(2));
@@ -59,7 +61,9 @@ describe('the notes example', () => {
     const seen = transcript('< {"id":4821');
     expect(seen).toHaveLength(3);
     for (const line of seen) {
-      expect(withoutId(await alice.next(10_000))).toMatch(pattern(withoutId(line.slice(2))));
+      const update = await alice.next(10_000);
+      expect(withoutId(update)).toMatch(pattern(withoutId(line.slice(2))));
+      expect(update).toContain(`"epoch":"${epoch}"`);
     }
   });
 

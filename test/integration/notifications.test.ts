@@ -17,8 +17,17 @@ import { TestSocket } from '../support/socket';
 interface Update {
   id: number;
   type: 'subscription-update';
-  data: { group: string; type: 'create' | 'update' | 'delete'; object: Record<string, unknown> };
+  data: {
+    group: string;
+    type: 'create' | 'update' | 'delete';
+    object: Record<string, unknown>;
+    seq: number;
+    epoch: string;
+  };
 }
+
+/** What a subscription-update says of the change, without its place in the group's history. */
+const changeIn = ({ data: { group, type, object } }: Update) => ({ group, type, object });
 
 /**
  * Change notifications end to end: writes to real DynamoDB Local tables, their real stream
@@ -66,7 +75,11 @@ describe('change notifications in the sandbox', () => {
       type: 'subscribe',
       data: group,
     });
-    expect(reply).toEqual({ id: 's', type: 'subscribe', data: { group: expect.any(String) } });
+    expect(reply).toEqual({
+      id: 's',
+      type: 'subscribe',
+      data: { group: expect.any(String), epoch: expect.any(String), seq: expect.any(Number) },
+    });
     return socket;
   }
 
@@ -104,11 +117,11 @@ describe('change notifications in the sandbox', () => {
     return (Items ?? []).map((item) => item.group as string).sort();
   }
 
-  test('subscribe and unsubscribe answer as the rohrpost-js client expects', async () => {
+  test('subscribe and unsubscribe answer as the rohrpost-js client expects, plus the position', async () => {
     const socket = await client();
     expect(
       await socket.ask({ id: 1, type: 'subscribe', auth_jwt: 'x', data: { type: 'item', id: 'a' } }),
-    ).toBe('{"id":1,"type":"subscribe","data":{"group":"item-a"}}');
+    ).toMatch(/^\{"id":1,"type":"subscribe","data":\{"group":"item-a","epoch":"[\w-]{8}","seq":0\}\}$/);
     expect(
       await socket.ask({ id: 2, type: 'unsubscribe', auth_jwt: 'x', data: { type: 'item', id: 'a' } }),
     ).toBe('{"id":2,"type":"unsubscribe","data":{"group":"item-a"}}');
@@ -123,13 +136,19 @@ describe('change notifications in the sandbox', () => {
     const bystander = await client();
 
     await put('items', { id: 'x', name: 'first' });
-    for (const member of [first, second]) {
-      expect(await nextUpdate(member)).toEqual({
-        id: expect.any(Number),
-        type: 'subscription-update',
-        data: { group: 'item-x', type: 'create', object: { id: 'x', name: 'first' } },
-      });
-    }
+    const [firstCreate, secondCreate] = [await nextUpdate(first), await nextUpdate(second)];
+    expect(firstCreate).toEqual({
+      id: expect.any(Number),
+      type: 'subscription-update',
+      data: {
+        group: 'item-x',
+        type: 'create',
+        object: { id: 'x', name: 'first' },
+        seq: 1,
+        epoch: expect.any(String),
+      },
+    });
+    expect(secondCreate).toEqual(firstCreate);
     await db.send(
       new UpdateCommand({
         TableName: table('items'),
@@ -144,13 +163,17 @@ describe('change notifications in the sandbox', () => {
       group: 'item-x',
       type: 'update',
       object: { id: 'x', name: 'second', updated_fields: ['name'] },
+      seq: 2,
+      epoch: firstCreate.data.epoch,
     });
-    expect((await nextUpdate(second)).id).toBe(update.id);
+    expect(await nextUpdate(second)).toEqual(update);
     await db.send(new DeleteCommand({ TableName: table('items'), Key: { id: 'x' } }));
     expect((await nextUpdate(first)).data).toEqual({
       group: 'item-x',
       type: 'delete',
       object: { id: 'x', name: 'second' },
+      seq: 3,
+      epoch: firstCreate.data.epoch,
     });
 
     // Later in the same stream: once it arrives, everything before it was handled.
@@ -176,7 +199,7 @@ describe('change notifications in the sandbox', () => {
   test('the defaults: <label>-<keys> as the group, the key attributes as the object', async () => {
     const member = await subscribed('events-orders-7');
     await put('events', { stream: 'orders', seq: 7, payload: { total: 12.5 } });
-    expect((await nextUpdate(member)).data).toEqual({
+    expect(changeIn(await nextUpdate(member))).toEqual({
       group: 'events-orders-7',
       type: 'create',
       object: { stream: 'orders', seq: 7 },
@@ -238,7 +261,7 @@ describe('change notifications in the sandbox', () => {
   test('a notification over 128 KB is sent with the keys only, and logged', async () => {
     const member = await subscribed({ type: 'item', id: 'huge' });
     await put('items', { id: 'huge', name: 'big one', big: 'x'.repeat(140 * 1024) });
-    expect((await nextUpdate(member)).data).toEqual({
+    expect(changeIn(await nextUpdate(member))).toEqual({
       group: 'item-huge',
       type: 'create',
       object: { id: 'huge' },
@@ -282,7 +305,7 @@ describe('change notifications in the sandbox', () => {
     await put('expiring-quietly', { id: 'q1', expiresAt });
     expect((await nextUpdate(loud)).data.type).toBe('create');
     expect((await nextUpdate(quiet)).data.type).toBe('create');
-    expect((await socketNext(loud, 20_000)).data).toEqual({
+    expect(changeIn(await socketNext(loud, 20_000))).toEqual({
       group: 'expiring-e1',
       type: 'delete',
       object: { id: 'e1' },

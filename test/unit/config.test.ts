@@ -1,4 +1,10 @@
-import { defineConfig, handlerTableLabels, notifyingTableLabels } from '../../lambdas/config';
+import {
+  defineConfig,
+  handlerTableLabels,
+  historySettings,
+  keepsHistory,
+  notifyingTableLabels,
+} from '../../lambdas/config';
 import projectConfig from '../../rohrpost.config';
 
 describe('defineConfig', () => {
@@ -19,6 +25,7 @@ describe('defineConfig', () => {
       retryAttempts: 5,
       maxRecordAgeSeconds: 3600,
       concurrency: 50,
+      history: { retentionSeconds: 3600, maxMessages: 100, positionLifetimeSeconds: 2_592_000 },
     });
     expect(config.authorizer).toBeUndefined();
     expect(defineConfig({ authorizer: { entry: 'a.ts' } }).authorizer?.identitySource).toEqual([
@@ -40,6 +47,30 @@ describe('defineConfig', () => {
         },
       },
       "the group template 'static' names no attribute",
+    ],
+    [
+      {
+        tables: {
+          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: ['a-{id}', 'b'] } },
+        },
+      },
+      "the group template 'b' names no attribute",
+    ],
+    [
+      { tables: { items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: [] } } } },
+      'notifications.group lists no template',
+    ],
+    [
+      { notifications: { history: { maxMessages: 0 } } },
+      'notifications.history.maxMessages must be a whole number from 1 to 10000, not 0.',
+    ],
+    [
+      { notifications: { history: { retentionSeconds: 7200, positionLifetimeSeconds: 3600 } } },
+      'notifications.history.positionLifetimeSeconds must be a whole number from 7200',
+    ],
+    [
+      { notifications: { maxRecordAgeSeconds: 86_400, history: { positionLifetimeSeconds: 3600 } } },
+      'notifications.history.positionLifetimeSeconds must be a whole number from 86400',
     ],
     [
       {
@@ -77,6 +108,22 @@ describe('defineConfig', () => {
     });
     expect(handlerTableLabels(config)).toEqual(['shared']);
     expect(notifyingTableLabels(config)).toEqual(['private']);
+  });
+
+  test('history is kept when a table notifies, unless turned off', () => {
+    const notifying = { items: { partitionKey: { name: 'id', type: 'string' as const }, notifications: {} } };
+    const config = defineConfig({ tables: notifying, notifications: { maxRecordAgeSeconds: 600 } });
+    expect(keepsHistory(config)).toBe(true);
+    expect(historySettings(config, 'history-table')).toEqual({
+      tableName: 'history-table',
+      retentionSeconds: 3600,
+      maxMessages: 100,
+      positionLifetimeSeconds: 2_592_000,
+      recordLifetimeSeconds: 600,
+    });
+    const off = defineConfig({ tables: notifying, notifications: { history: false } });
+    expect([keepsHistory(off), historySettings(off, 'x')]).toEqual([false, undefined]);
+    expect(keepsHistory(defineConfig({}))).toBe(false);
   });
 
   test("the project's configuration is valid and ships the notes example", () => {

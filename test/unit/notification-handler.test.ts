@@ -1,10 +1,13 @@
 import type { DynamoDBRecord } from 'aws-lambda';
+import { defineNotificationHooks } from '../../lambdas/changes/notices';
 import { defineConfig } from '../../lambdas/config';
 import type { Connections } from '../../lambdas/delivery/connections';
 import { ConnectionGoneError } from '../../lambdas/delivery/connections';
-import { defineNotificationHooks } from '../../lambdas/changes/notification';
+import type { DeadLetters, UndeliverableRecord } from '../../lambdas/delivery/dead-letters';
+import type { GroupPosition } from '../../lambdas/protocol/position';
 import { createNotificationHandler } from '../../lambdas/runtime/notification-handler';
 import type { MembershipStore } from '../../lambdas/storage/membership';
+import type { DeliveredMessage, Sequencer } from '../../lambdas/storage/sequencer';
 import { recordingLogger } from '../support/recording-logger';
 
 /**
@@ -33,8 +36,40 @@ function insert(table: string, id: string, extra: Record<string, unknown> = {}):
   };
 }
 
+/** A sequencer in memory, with the DynamoDB one's contract: a record keeps its first place. */
+function memorySequencer() {
+  const places = new Map<string, { position: GroupPosition; delivered: boolean }>();
+  const tops = new Map<string, number>();
+  const marked: DeliveredMessage[] = [];
+  const sequencer: Sequencer = {
+    append: (group, recordId, render) => {
+      let place = places.get(`${group} ${recordId}`);
+      const delivered = place?.delivered ?? false;
+      if (!place) {
+        const seq = (tops.get(group) ?? 0) + 1;
+        tops.set(group, seq);
+        place = { position: { epoch: 'E', seq }, delivered: false };
+        places.set(`${group} ${recordId}`, place);
+      }
+      return Promise.resolve({ position: place.position, payload: render(place.position), delivered });
+    },
+    markDelivered: (messages) => {
+      marked.push(...messages);
+      for (const { group, recordId } of messages) places.get(`${group} ${recordId}`)!.delivered = true;
+      return Promise.resolve();
+    },
+  };
+  return { sequencer, marked };
+}
+
 function setUp(
-  options: { members?: string[]; post?: Connections['post']; query?: () => Promise<void> } = {},
+  options: {
+    members?: string[];
+    post?: Connections['post'];
+    query?: () => Promise<void>;
+    sequencer?: Sequencer;
+    deadLetters?: DeadLetters;
+  } = {},
 ) {
   const posted: string[] = [];
   const left: string[] = [];
@@ -70,6 +105,8 @@ function setUp(
     tableLabels: () => ({ 'items-physical': 'items', 'plain-physical': 'plain' }),
     membership: () => membership,
     connections: () => connections,
+    sequencer: () => options.sequencer,
+    deadLetters: () => options.deadLetters,
     logger,
   });
   return { handler, posted, left, logger };
@@ -107,13 +144,72 @@ describe('the notification function when things fail', () => {
     expect(posted.sort()).toEqual(['a@item-other create', 'b@item-other create']);
   });
 
-  test('a record from a table without notifications fails rather than vanishing', async () => {
-    const { handler, logger } = setUp();
-    const stray = insert('plain', 'x');
-    expect(await handler({ Records: [stray] })).toEqual({
-      batchItemFailures: [{ itemIdentifier: stray.dynamodb!.SequenceNumber }],
+  test('a change that can never be notified goes to the dead-letter queue at once, and once', async () => {
+    const letters: UndeliverableRecord[] = [];
+    const { handler, logger, posted } = setUp({
+      deadLetters: { send: (letter) => (letters.push(letter), Promise.resolve()) },
     });
-    expect(String((logger.entries[0]?.fields?.error as Error).message)).toContain("table 'plain-physical'");
+    const stray = insert('plain', 'x');
+    const tooLong = insert('items', 'y'.repeat(1_100));
+    const fine = insert('items', 'fine');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(await handler({ Records: [stray, tooLong, fine] })).toEqual({ batchItemFailures: [] });
+    }
+    expect(letters.map((letter) => [letter.table, letter.record.eventID, letter.reason])).toEqual([
+      ['plain', stray.eventID, expect.stringContaining("table 'plain-physical', which has no notifications")],
+      ['items', tooLong.eventID, expect.stringContaining('A group name has at most 1024 bytes')],
+    ]);
+    expect(logger.entries.filter((entry) => entry.level === 'error').map((entry) => entry.message)).toEqual([
+      'A change can never be notified: sent to the dead-letter queue',
+      'A change can never be notified: sent to the dead-letter queue',
+    ]);
+    expect(posted).toContain('a@item-fine create');
+  });
+
+  test('without a dead-letter queue, or when it cannot be reached, such a change is retried', async () => {
+    const stray = insert('plain', 'x');
+    const unreachable = { send: () => Promise.reject(new Error('SQS is down')) };
+    for (const deadLetters of [undefined, unreachable]) {
+      const { handler, logger } = setUp({ deadLetters });
+      expect(await handler({ Records: [stray] })).toEqual({
+        batchItemFailures: [{ itemIdentifier: stray.dynamodb!.SequenceNumber }],
+      });
+      expect(logger.entries.at(-1)?.message).toBe('A change could not be notified; it will be retried');
+    }
+  });
+
+  test('a retried batch resends only what did not reach every member, with the same id and seq', async () => {
+    const { sequencer, marked } = memorySequencer();
+    const payloads: string[] = [];
+    let failNext = true;
+    const { handler } = setUp({
+      sequencer,
+      post: (connectionId, payload) => {
+        if (connectionId === 'a@item-one' && failNext) {
+          failNext = false;
+          return Promise.reject(new Error('503 from API Gateway'));
+        }
+        payloads.push(`${connectionId} ${payload}`);
+        return Promise.resolve();
+      },
+    });
+    const [before, one, two] = [insert('items', 'zero'), insert('items', 'one'), insert('items', 'two')];
+    // Lambda retries from the first failed record, with the records after it.
+    expect((await handler({ Records: [before, one, two] })).batchItemFailures).toEqual([
+      { itemIdentifier: one.dynamodb!.SequenceNumber },
+    ]);
+    expect(marked.map((message) => `${message.group} ${message.position.seq}`)).toEqual(['item-two 1']);
+    expect((await handler({ Records: [one, two] })).batchItemFailures).toEqual([]);
+
+    const received = (member: string) => payloads.filter((line) => line.startsWith(`${member} `));
+    expect(received('b@item-one')).toHaveLength(2);
+    expect(received('b@item-one')[0]).toBe(received('b@item-one')[1]);
+    expect(received('a@item-one')).toEqual([received('b@item-one')[0]!.replace('b@', 'a@')]);
+    expect(received('b@item-two')).toHaveLength(1);
+    expect(JSON.parse(received('b@item-two')[0]!.split(' ')[1]!)).toMatchObject({
+      type: 'subscription-update',
+      data: { group: 'item-two', type: 'create', seq: 1, epoch: 'E' },
+    });
   });
 
   test('a failing post fails the record; the other members still get it', async () => {

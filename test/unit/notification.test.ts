@@ -1,11 +1,10 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { Change } from '../../lambdas/changes/notification';
-import {
-  changeOf,
-  defineNotificationHooks,
-  notificationFor,
-  payloadWithin,
-} from '../../lambdas/changes/notification';
+import type { Change } from '../../lambdas/changes/change';
+import { changeOf, UndeliverableChangeError } from '../../lambdas/changes/change';
+import type { Notice } from '../../lambdas/changes/notices';
+import { defineNotificationHooks, noticesFor } from '../../lambdas/changes/notices';
+import { fitNotice, notificationId, subscriptionUpdate } from '../../lambdas/changes/subscription-update';
+import { EPOCH_LENGTH, newEpoch } from '../../lambdas/protocol/position';
 
 const ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/Notes-1A2B/stream/2026-01-01T00:00:00.000';
 
@@ -69,15 +68,14 @@ describe('changes from stream records', () => {
   });
 });
 
-describe('the notification for a change (PROTOCOL.md §4)', () => {
+describe('what each group hears of a change (PROTOCOL.md §4)', () => {
+  const only = (notices: Notice[]) => {
+    expect(notices).toHaveLength(1);
+    return notices[0]!;
+  };
+
   test('the defaults: group <label lower-cased>-<key>, object the keys', () => {
-    const notification = notificationFor(created, {})!;
-    expect(notification.group).toBe('notes-n1');
-    expect(notification.message).toEqual({
-      id: expect.any(Number),
-      type: 'subscription-update',
-      data: { group: 'notes-n1', type: 'create', object: { id: 'n1' } },
-    });
+    expect(noticesFor(created, {})).toEqual([{ group: 'notes-n1', type: 'create', object: { id: 'n1' } }]);
   });
 
   test('a composite key joins its values', () => {
@@ -88,73 +86,183 @@ describe('the notification for a change (PROTOCOL.md §4)', () => {
       }),
       'Events',
     );
-    expect(notificationFor(change, {})!.group).toBe('events-orders-7');
+    expect(only(noticesFor(change, {})).group).toBe('events-orders-7');
   });
 
   test('a template names the group; a projection picks the object', () => {
-    const notification = notificationFor(created, {
-      group: 'note-{id}-{title}',
-      object: ['id', 'title', 'missing'],
-    })!;
-    expect(notification.message.data).toEqual({
-      group: 'note-n1-Hi',
-      type: 'create',
-      object: { id: 'n1', title: 'Hi' },
-    });
+    expect(noticesFor(created, { group: 'note-{id}-{title}', object: ['id', 'title', 'missing'] })).toEqual([
+      { group: 'note-n1-Hi', type: 'create', object: { id: 'n1', title: 'Hi' } },
+    ]);
   });
 
-  test('hooks win over the rule', () => {
+  test('several templates notify several groups, each once', () => {
+    expect(
+      noticesFor(created, { group: ['note-{id}', 'titled-{title}', 'note-{id}'] }).map((n) => n.group),
+    ).toEqual(['note-n1', 'titled-Hi']);
+  });
+
+  test('a template whose attribute the item lacks names no group', () => {
+    expect(noticesFor(created, { group: ['note-{id}', 'board-{board}'] }).map((n) => n.group)).toEqual([
+      'note-n1',
+    ]);
+    expect(noticesFor(created, { group: 'board-{board}' })).toEqual([]);
+  });
+
+  test('hooks win over the rule, and may name several groups', () => {
     const hooks = defineNotificationHooks('Notes', {
-      group: (change: Change) => `custom-${change.type}`,
+      group: (change: Change) => [`custom-${change.type}`, 'all'],
       object: (change: Change) => ({ length: String(change.item.body).length }),
     });
-    const notification = notificationFor(created, { group: 'note-{id}', object: ['id'] }, hooks)!;
-    expect(notification.message.data).toEqual({
-      group: 'custom-create',
-      type: 'create',
-      object: { length: 4 },
-    });
+    expect(noticesFor(created, { group: 'note-{id}', object: ['id'] }, hooks)).toEqual([
+      { group: 'custom-create', type: 'create', object: { length: 4 } },
+      { group: 'all', type: 'create', object: { length: 4 } },
+    ]);
   });
 
   test('an update carries updated_fields, unless the object has that key already', () => {
-    expect(notificationFor(updated, { object: ['id'] })!.message.data.object).toEqual({
+    expect(only(noticesFor(updated, { object: ['id'] })).object).toEqual({
       id: 'n1',
       updated_fields: ['tags', 'title'],
     });
     const hooks = defineNotificationHooks('Notes', { object: () => ({ updated_fields: 'mine' }) });
-    expect(notificationFor(updated, {}, hooks)!.message.data.object).toEqual({ updated_fields: 'mine' });
+    expect(only(noticesFor(updated, {}, hooks)).object).toEqual({ updated_fields: 'mine' });
   });
 
   test('with alwaysSend off, an update that changes none of the object is not sent', () => {
-    expect(notificationFor(updated, { object: ['id', 'body'], alwaysSend: false })).toBeUndefined();
-    expect(notificationFor(updated, { object: ['id', 'title'], alwaysSend: false })).toBeDefined();
-    expect(notificationFor(updated, { object: ['id', 'body'] })).toBeDefined();
-    expect(notificationFor(created, { object: ['body'], alwaysSend: false })).toBeDefined();
+    expect(noticesFor(updated, { object: ['id', 'body'], alwaysSend: false })).toEqual([]);
+    expect(noticesFor(updated, { object: ['id', 'title'], alwaysSend: false })).toHaveLength(1);
+    expect(noticesFor(updated, { object: ['id', 'body'] })).toHaveLength(1);
+    expect(noticesFor(created, { object: ['body'], alwaysSend: false })).toHaveLength(1);
   });
 
   test('TTL expiries are sent by default and can be skipped', () => {
     const expired = { ...deleted, expired: true };
-    expect(notificationFor(expired, {})?.message.data.type).toBe('delete');
-    expect(notificationFor(expired, { expiredItems: 'skip' })).toBeUndefined();
-    expect(notificationFor(deleted, { expiredItems: 'skip' })).toBeDefined();
+    expect(only(noticesFor(expired, {})).type).toBe('delete');
+    expect(noticesFor(expired, { expiredItems: 'skip' })).toEqual([]);
+    expect(noticesFor(deleted, { expiredItems: 'skip' })).toHaveLength(1);
   });
 
-  test('a template attribute the item lacks is an error that names it', () => {
-    expect(() => notificationFor(created, { group: 'note-{author}' })).toThrow(
-      `The group template 'note-{author}' of table 'Notes' needs the attribute 'author' as a string or number; item {"id":"n1"} has undefined.`,
+  describe('an update that moves an item between groups', () => {
+    const moved = changeOf(
+      record('MODIFY', {
+        oldImage: { id: { S: 'n1' }, board: { S: 'a' }, title: { S: 'Hi' } },
+        newImage: { id: { S: 'n1' }, board: { S: 'b' }, title: { S: 'Hi' } },
+      }),
+      'Notes',
     );
+    const rule = { group: ['note-{id}', 'board-{board}'], object: ['id', 'board'], alwaysSend: false };
+
+    test('is an update where it stays, a create where it arrives and a delete where it left', () => {
+      expect(noticesFor(moved, rule)).toEqual([
+        { group: 'note-n1', type: 'update', object: { id: 'n1', board: 'b', updated_fields: ['board'] } },
+        { group: 'board-b', type: 'create', object: { id: 'n1', board: 'b' } },
+        { group: 'board-a', type: 'delete', object: { id: 'n1', board: 'a' } },
+      ]);
+    });
+
+    test('the group it left hears of it even when alwaysSend would skip the update', () => {
+      const titleOnly = { group: 'board-{board}', object: ['title'], alwaysSend: false };
+      expect(noticesFor(moved, titleOnly).map(({ group, type }) => `${type} ${group}`)).toEqual([
+        'create board-b',
+        'delete board-a',
+      ]);
+    });
+
+    test('an item that joins its first group is a create there; one that leaves its last, a delete', () => {
+      const [joins, leaves] = [
+        { oldImage: { id: { S: 'n1' } }, newImage: { id: { S: 'n1' }, board: { S: 'a' } } },
+        { oldImage: { id: { S: 'n1' }, board: { S: 'a' } }, newImage: { id: { S: 'n1' } } },
+      ].map((images) => changeOf(record('MODIFY', images), 'Notes'));
+      expect(noticesFor(joins!, { group: 'board-{board}' })).toEqual([
+        { group: 'board-a', type: 'create', object: { id: 'n1' } },
+      ]);
+      expect(noticesFor(leaves!, { group: 'board-{board}' })).toEqual([
+        { group: 'board-a', type: 'delete', object: { id: 'n1' } },
+      ]);
+    });
+
+    test('a group hook runs for the item after and before the change', () => {
+      const seen: unknown[] = [];
+      const hooks = defineNotificationHooks('Notes', {
+        group: (change: Change) => (seen.push(change.item.board), `board-${String(change.item.board)}`),
+      });
+      expect(noticesFor(moved, {}, hooks).map((n) => `${n.type} ${n.group}`)).toEqual([
+        'create board-b',
+        'delete board-a',
+      ]);
+      expect(seen).toEqual(['b', 'a']);
+    });
   });
 
-  test('a hook that names no group is an error', () => {
-    const hooks = defineNotificationHooks('Notes', { group: () => '' });
-    expect(() => notificationFor(created, {}, hooks)).toThrow('must be a non-empty string');
+  describe('changes that can never be notified', () => {
+    test.each<[string, () => unknown, string]>([
+      [
+        'a hook that names an empty group',
+        () => noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => '' })),
+        'A group name is a non-empty string, not "".',
+      ],
+      [
+        'a hook that returns no name',
+        () => noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => 5 as never })),
+        'must return a group name or a list of them, not 5',
+      ],
+      [
+        'a group name over 1,024 bytes',
+        () =>
+          noticesFor(
+            changeOf(
+              record('INSERT', {
+                keys: { id: { S: 'x'.repeat(1_100) } },
+                newImage: { id: { S: 'x'.repeat(1_100) } },
+              }),
+              'Notes',
+            ),
+            { group: 'note-{id}' },
+          ),
+        'A group name has at most 1024 bytes; this one has 1105.',
+      ],
+      [
+        'a template attribute that is not a string or number',
+        () =>
+          noticesFor(
+            changeOf(record('INSERT', { newImage: { id: { S: 'n1' }, board: { M: {} } } }), 'Notes'),
+            { group: 'board-{board}' },
+          ),
+        "needs the attribute 'board' as a string or number",
+      ],
+    ])('%s', (_name, notify, message) => {
+      expect(notify).toThrow(UndeliverableChangeError);
+      expect(notify).toThrow(message);
+    });
+  });
+});
+
+describe('the message for a notice', () => {
+  const notice: Notice = {
+    group: 'note-n1',
+    type: 'update',
+    object: { id: 'n1', updated_fields: ['title'] },
+  };
+
+  test("carries its place in the group's history in data, after the object", () => {
+    expect(JSON.stringify(subscriptionUpdate(notice, 7, { epoch: 'AbCdEfGh', seq: 12 }))).toBe(
+      '{"id":7,"type":"subscription-update","data":{"group":"note-n1","type":"update","object":{"id":"n1","updated_fields":["title"]},"seq":12,"epoch":"AbCdEfGh"}}',
+    );
+    expect(subscriptionUpdate(notice, 7).data).toEqual(notice);
   });
 
-  test('every member gets the same message id, a fresh one per notification', () => {
-    const first = notificationFor(created, {})!.message.id;
-    const second = notificationFor(created, {})!.message.id;
-    expect(Number.isSafeInteger(first) && first > 0).toBe(true);
-    expect(first).not.toBe(second);
+  test('its id is derived from the record and the group: the same on every attempt', () => {
+    const id = notificationId('record-1', 'note-n1');
+    expect(notificationId('record-1', 'note-n1')).toBe(id);
+    expect(Number.isSafeInteger(id) && id > 0 && id <= 2 ** 48).toBe(true);
+    expect(notificationId('record-1', 'board-a')).not.toBe(id);
+    expect(notificationId('record-2', 'note-n1')).not.toBe(id);
+  });
+
+  test('epochs are random and of one length', () => {
+    const epochs = new Set(Array.from({ length: 100 }, newEpoch));
+    expect(epochs.size).toBe(100);
+    for (const epoch of epochs) expect(epoch).toMatch(new RegExp(`^[A-Za-z0-9_-]{${EPOCH_LENGTH}}$`));
   });
 });
 
@@ -166,31 +274,38 @@ describe('the payload limit', () => {
     }),
     'Notes',
   );
-  const notification = notificationFor(big, { object: ['id', 'body'] })!;
+  const notice = noticesFor(big, { object: ['id', 'body'] })[0]!;
+  const widest = (fitted: Notice) =>
+    Buffer.byteLength(
+      JSON.stringify(
+        subscriptionUpdate(fitted, 2 ** 48, { epoch: newEpoch(), seq: Number.MAX_SAFE_INTEGER }),
+      ),
+    );
 
   test('a message within the limit is sent whole', () => {
-    const { payload, reduced } = payloadWithin(notification, big, 10_000);
-    expect(reduced).toBe(false);
-    expect(JSON.parse(payload)).toEqual(notification.message);
+    expect(fitNotice(notice, big, 10_000)).toEqual({ notice, reduced: false, fullBytes: widest(notice) });
   });
 
   test('a larger one is sent with the keys and the updated fields: "changed, refetch"', () => {
-    const { payload, reduced, fullBytes } = payloadWithin(notification, big, 1_000);
+    const { notice: fitted, reduced, fullBytes } = fitNotice(notice, big, 1_000);
     expect(reduced).toBe(true);
     expect(fullBytes).toBeGreaterThan(2_000);
-    expect(JSON.parse(payload)).toEqual({
-      ...notification.message,
-      data: { ...notification.message.data, object: { id: 'n1', updated_fields: ['body'] } },
-    });
+    expect(fitted).toEqual({ ...notice, object: { id: 'n1', updated_fields: ['body'] } });
+  });
+
+  test('the limit holds whatever the seq and epoch the message gets', () => {
+    const limit = widest({ ...notice, object: { id: 'n1', updated_fields: ['body'] } });
+    expect(fitNotice(notice, big, limit).notice.object).toEqual({ id: 'n1', updated_fields: ['body'] });
+    expect(fitNotice(notice, big, limit - 1).notice.object).toEqual({ id: 'n1' });
   });
 
   test('when even that is too large, the keys alone', () => {
     const many = { ...big, updatedFields: Array.from({ length: 200 }, (_, i) => `field${i}`) };
-    const { payload } = payloadWithin(notification, many, 1_000);
-    expect((JSON.parse(payload) as { data: { object: unknown } }).data.object).toEqual({ id: 'n1' });
+    expect(fitNotice(notice, many, 1_000).notice.object).toEqual({ id: 'n1' });
   });
 
-  test('when nothing fits, it is an error rather than a silent drop', () => {
-    expect(() => payloadWithin(notification, big, 50)).toThrow('exceeds 50 bytes even with keys only');
+  test('when nothing fits, the change can never be notified', () => {
+    expect(() => fitNotice(notice, big, 50)).toThrow(UndeliverableChangeError);
+    expect(() => fitNotice(notice, big, 50)).toThrow('exceeds 50 bytes even with keys only');
   });
 });

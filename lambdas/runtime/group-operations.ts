@@ -1,0 +1,37 @@
+import type { FanOutResult } from '../delivery/fan-out';
+import type { GroupOperations, JoinOptions, JoinResult } from '../protocol/context';
+import { buildMessage } from '../protocol/message';
+import type { GroupHistory } from '../storage/group-history';
+import type { MembershipStore } from '../storage/membership';
+
+export interface GroupOperationsOptions {
+  readonly connectionId: string;
+  readonly membership: MembershipStore;
+  /** `undefined` when groups keep no history. */
+  readonly history: GroupHistory | undefined;
+  /** Queues a message, exactly as given, on this connection. */
+  readonly enqueue: (payload: string) => void;
+  /** Sends a message to every member of a group. */
+  readonly fanOut: (group: string, payload: string) => Promise<FanOutResult>;
+}
+
+/**
+ * A connection's groups. Joining writes the membership before it reads the group's position,
+ * so every message after that position reaches the connection: live, because it is a member
+ * by then, or recovered, because it is after `since`.
+ */
+export function groupOperations(options: GroupOperationsOptions): GroupOperations {
+  const { connectionId, membership, history, enqueue, fanOut } = options;
+  return {
+    async join(group: string, { since }: JoinOptions = {}): Promise<JoinResult> {
+      await membership.join(group, connectionId);
+      if (!history) return since ? { recovered: false } : {};
+      if (!since) return { position: await history.position(group) };
+      const { position, messages } = await history.recover(group, since);
+      for (const payload of messages ?? []) enqueue(payload);
+      return { position, recovered: messages !== undefined };
+    },
+    leave: (group) => membership.leave(group, connectionId),
+    send: (group, message) => fanOut(group, JSON.stringify(buildMessage(message))),
+  };
+}
