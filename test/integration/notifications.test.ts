@@ -13,21 +13,8 @@ import { fixtureConfig } from '../fixtures/app/config';
 import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
 import { eventually, recordingReporter } from '../support/recording-reporter';
 import { TestSocket } from '../support/socket';
-
-interface Update {
-  id: number;
-  type: 'subscription-update';
-  data: {
-    group: string;
-    type: 'create' | 'update' | 'delete';
-    object: Record<string, unknown>;
-    seq: number;
-    epoch: string;
-  };
-}
-
-/** What a subscription-update says of the change, without its place in the group's history. */
-const changeIn = ({ data: { group, type, object } }: Update) => ({ group, type, object });
+import type { Update } from '../support/updates';
+import { changeIn } from '../support/updates';
 
 /**
  * Change notifications end to end: writes to real DynamoDB Local tables, their real stream
