@@ -69,6 +69,44 @@ describe('subscribe refusals', () => {
   });
 });
 
+describe('unsubscribe', () => {
+  /** A store that records what was left. */
+  function leaving() {
+    const left: string[] = [];
+    const membership: MembershipStore = {
+      ...untouchable,
+      leave: (group) => (left.push(group), Promise.resolve()),
+    };
+    return { left, membership };
+  }
+
+  test.each<[string, AuthorizeSubscription]>([
+    ['throws', () => Promise.reject(new Error('the token service is down'))],
+    ['throws a HandlerError', () => Promise.reject(new HandlerError('Token expired.'))],
+    ['refuses', () => undefined],
+  ])('works when authorize %s: leaving only needs the name', async (_name, authorize) => {
+    const { left, membership } = leaving();
+    const handler = createWebSocketHandler({
+      handlers: [subscriptionHandlers({ authorize })],
+      membership: () => membership,
+    });
+    expect(
+      await roundTrip(handler, '{"id": 9, "type": "unsubscribe", "data": {"type": "note", "id": 5}}'),
+    ).toBe('{"id":9,"type":"unsubscribe","data":{"group":"note-5"}}');
+    expect(left).toEqual(['note-5']);
+  });
+
+  test('leaves the group authorize names when it names one', async () => {
+    const { left, membership } = leaving();
+    const handler = createWebSocketHandler({
+      handlers: [subscriptionHandlers({ authorize: ({ defaultName }) => `tenant-a/${defaultName}` })],
+      membership: () => membership,
+    });
+    await roundTrip(handler, '{"id": 9, "type": "unsubscribe", "data": {"type": "note", "id": 5}}');
+    expect(left).toEqual(['tenant-a/note-5']);
+  });
+});
+
 describe('default group names', () => {
   test.each([
     [{ type: 'note', id: 5 }, 'note-5'],

@@ -177,6 +177,51 @@ describe('failures never escape', () => {
   });
 });
 
+describe('messages sent after the handler finished', () => {
+  test('are posted, not kept in silence, and logged as the bug they are', async () => {
+    let later: (() => void) | undefined;
+    const { send, calls, logger } = setUp('late', (_request, context) => {
+      later = () => context.send({ type: 'late' });
+      context.reply();
+    });
+    expect(await send('{"id": 1, "type": "late"}')).toBe('{"id":1,"type":"late"}');
+    later!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toEqual([expect.stringMatching(/^post /)]);
+    expect(logger.entries.map((entry) => `${entry.level} ${entry.message}`)).toEqual([
+      expect.stringMatching(/^error A message was sent after its handler had finished/),
+    ]);
+  });
+
+  test('one sent while the earlier posts are still under way is awaited by the invocation', async () => {
+    const logger = recordingLogger();
+    const posted: string[] = [];
+    let sendLate: (() => void) | undefined;
+    const handler = createWebSocketHandler({
+      handlers: [
+        defineHandler('two', (_request, context) => {
+          context.send({ type: 'first' });
+          sendLate = () => context.send({ type: 'third' });
+          context.reply();
+        }),
+      ],
+      connections: () => ({
+        post: async (_id, payload) => {
+          // While the first post is under way, the handler's stray work sends once more.
+          sendLate?.();
+          sendLate = undefined;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          posted.push((JSON.parse(payload) as { type: string }).type);
+        },
+        close: () => Promise.resolve(),
+      }),
+      logger,
+    });
+    expect(await roundTrip(handler, '{"id": 1, "type": "two"}')).toBe('{"id":1,"type":"two"}');
+    expect(posted).toEqual(['first', 'third']);
+  });
+});
+
 describe('connection lifecycle routes', () => {
   const handshake = { headers: {}, query: {} };
 
