@@ -50,37 +50,47 @@ export interface DynamoDbSequencerOptions {
 }
 
 interface Waiting {
+  readonly group: string;
   readonly recordId: string;
   readonly render: (position: GroupPosition) => string;
   resolve(message: SequencedMessage): void;
   reject(error: unknown): void;
 }
 
-/** A transaction holds 100 items: the head and two per message. */
-const MESSAGES_PER_TRANSACTION = 49;
+/** A message in a transaction being built: who waits for it, its place and its bytes. */
+interface Placing {
+  readonly waiting: Waiting;
+  readonly position: GroupPosition;
+  readonly payload: string;
+}
+
+/** A transaction holds 100 items: a head per group, and two items per message. */
+const TRANSACTION_ITEMS = 100;
 /** A transaction holds 4 MB; messages are at most 128 KB each. */
 const TRANSACTION_PAYLOAD_BYTES = 3 * 1024 * 1024;
-/** Attempts at one transaction while other writers keep changing the group. */
+/** Attempts at one transaction while other writers keep changing its groups. */
 const MAX_ATTEMPTS = 10;
 /** Groups whose head an instance remembers. */
 const HEAD_CACHE_SIZE = 10_000;
 
 /**
- * The sequencer over the history table (history-table.ts). One transaction writes the group's
- * new head, each message, and each record's place: the head's condition makes every seq
- * follow the one before with no gap, and the record's condition makes a retried record find
- * its first place instead of taking a second one.
+ * The sequencer over the history table (history-table.ts). One transaction writes each
+ * group's new head, each message, and each record's place: the head's condition makes every
+ * seq follow the one before with no gap, and the record's condition makes a retried record
+ * find its first place instead of taking a second one.
  *
- * Appends to one group made while its transaction is under way wait, and go together in the
- * next one (up to 49), so a busy group costs one transaction per batch, not per message. The
- * head is remembered per instance, so a transaction needs no read before it; another writer's
- * change to the group fails the head's condition, whose old item is the fresh head to retry with.
+ * Appends wait while a transaction is under way and go together in the next one, whatever
+ * their groups (up to 100 items and 3 MB), so an invocation's notifications cost a transaction
+ * or two, not one each. The heads are remembered per instance, so a transaction needs no read
+ * before it; another writer's change to a group fails its head's condition, whose old item is
+ * the fresh head to retry with.
  */
 export class DynamoDbSequencer implements Sequencer {
   private readonly now: () => number;
   private readonly newEpoch: () => string;
   private readonly heads = new Map<string, Head>();
-  private readonly queues = new Map<string, Waiting[]>();
+  private readonly queue: Waiting[] = [];
+  private draining = false;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -97,12 +107,11 @@ export class DynamoDbSequencer implements Sequencer {
     render: (position: GroupPosition) => string,
   ): Promise<SequencedMessage> {
     return new Promise((resolve, reject) => {
-      const waiting: Waiting = { recordId, render, resolve, reject };
-      const queue = this.queues.get(group);
-      if (queue) return void queue.push(waiting);
-      this.queues.set(group, [waiting]);
+      this.queue.push({ group, recordId, render, resolve, reject });
+      if (this.draining) return;
+      this.draining = true;
       // Appends made in this same turn join the first transaction.
-      queueMicrotask(() => void this.drain(group));
+      queueMicrotask(() => void this.drain());
     });
   }
 
@@ -126,93 +135,126 @@ export class DynamoDbSequencer implements Sequencer {
     );
   }
 
-  private async drain(group: string): Promise<void> {
-    const queue = this.queues.get(group)!;
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MESSAGES_PER_TRANSACTION);
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, TRANSACTION_ITEMS / 2);
       try {
-        await this.commit(group, batch, queue);
+        await this.commit(batch);
       } catch (error) {
         for (const waiting of batch) waiting.reject(error);
       }
     }
-    this.queues.delete(group);
+    this.draining = false;
   }
 
-  /** Places `batch`, retrying while other writers change the group; what is placed is removed from it. */
-  private async commit(group: string, batch: Waiting[], queue: Waiting[]): Promise<void> {
+  /** Places `batch`, retrying while other writers change its groups; what is placed is removed from it. */
+  private async commit(batch: Waiting[]): Promise<void> {
     for (let attempt = 1; batch.length > 0; attempt++) {
       if (attempt > MAX_ATTEMPTS) {
         throw new Error(
-          `Could not give ${batch.length} messages a place in group '${group}' in ${MAX_ATTEMPTS} attempts: ` +
-            'other writers kept changing it.',
+          `Could not give ${batch.length} messages a place in their groups in ${MAX_ATTEMPTS} attempts: ` +
+            'other writers kept changing them.',
         );
       }
       const now = epochSeconds(this.now);
-      const head = await this.headOf(group, now);
-      const epoch = head?.epoch ?? this.newEpoch();
-      const base = head?.top ?? 0;
-      const payloads = renderWithin(batch, epoch, base, queue);
-      const top = base + batch.length;
+      const heads = await this.headsOf(batch, now);
+      const { placing, next } = this.place(batch, heads, now);
       try {
         await this.client.send(
           new TransactWriteCommand({
             TransactItems: [
-              this.headUpdate(
-                group,
-                head,
-                { epoch, top, expiresAt: now + this.settings.positionLifetimeSeconds },
-                now,
-              ),
-              ...batch.flatMap((waiting, i) =>
-                this.messageItems(group, waiting.recordId, { epoch, seq: base + i + 1 }, payloads[i]!, now),
+              ...[...next].map(([group, head]) => this.headUpdate(group, heads.get(group), head, now)),
+              ...placing.flatMap(({ waiting, position, payload }) =>
+                this.messageItems(waiting.group, waiting.recordId, position, payload, now),
               ),
             ],
           }),
         );
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
-        batch.splice(0, batch.length, ...this.settle(group, batch, error.CancellationReasons ?? [], now));
-        if (
-          error.CancellationReasons?.some(
-            (reason) => reason.Code !== 'ConditionalCheckFailed' && reason.Code !== 'None',
-          )
-        ) {
+        const reasons = error.CancellationReasons ?? [];
+        batch.splice(0, batch.length, ...this.settle([...next.keys()], placing, reasons, now));
+        if (reasons.some((reason) => reason.Code !== 'ConditionalCheckFailed' && reason.Code !== 'None')) {
           // A conflicting transaction or throttling: wait a little, with jitter, and try again.
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** attempt));
         }
         continue;
       }
-      this.remember(group, { epoch, top, expiresAt: now + this.settings.positionLifetimeSeconds });
-      batch.forEach((waiting, i) =>
-        waiting.resolve({ position: { epoch, seq: base + i + 1 }, payload: payloads[i]!, delivered: false }),
-      );
+      for (const [group, head] of next) this.remember(group, head);
+      for (const { waiting, position, payload } of placing)
+        waiting.resolve({ position, payload, delivered: false });
       batch.length = 0;
     }
   }
 
   /**
-   * After a cancelled transaction: records placed before get their first place, the head is
-   * refreshed when it was stale, and the rest are returned to be tried again.
+   * Gives the batch's messages their places after their groups' heads, as far as one
+   * transaction holds them; those beyond go back to the front of the queue.
    */
-  private settle(group: string, batch: Waiting[], reasons: CancellationReason[], now: number): Waiting[] {
-    const [headReason] = reasons;
-    if (headReason?.Code === 'ConditionalCheckFailed') {
-      const fresh = liveHead(headReason.Item && unmarshall(headReason.Item), now);
+  private place(
+    batch: Waiting[],
+    heads: ReadonlyMap<string, Head | undefined>,
+    now: number,
+  ): { placing: Placing[]; next: Map<string, Head> } {
+    const next = new Map<string, Head>();
+    const placing: Placing[] = [];
+    let bytes = 0;
+    for (const [i, waiting] of batch.entries()) {
+      const current = next.get(waiting.group) ?? heads.get(waiting.group);
+      const position = { epoch: current?.epoch ?? this.newEpoch(), seq: (current?.top ?? 0) + 1 };
+      const payload = waiting.render(position);
+      bytes += Buffer.byteLength(payload);
+      const items = next.size + (next.has(waiting.group) ? 0 : 1) + 2 * (placing.length + 1);
+      if (i > 0 && (items > TRANSACTION_ITEMS || bytes > TRANSACTION_PAYLOAD_BYTES)) {
+        this.queue.unshift(...batch.splice(i));
+        break;
+      }
+      placing.push({ waiting, position, payload });
+      next.set(waiting.group, {
+        epoch: position.epoch,
+        top: position.seq,
+        expiresAt: now + this.settings.positionLifetimeSeconds,
+      });
+    }
+    return { placing, next };
+  }
+
+  /**
+   * After a cancelled transaction: records placed before get their first place, stale heads
+   * are refreshed, and the rest are returned to be tried again. The reasons come in the
+   * transaction's order: the heads of `groups`, then a record's place and its message for each
+   * of `placing`.
+   */
+  private settle(
+    groups: readonly string[],
+    placing: readonly Placing[],
+    reasons: readonly CancellationReason[],
+    now: number,
+  ): Waiting[] {
+    groups.forEach((group, i) => {
+      const reason = reasons[i];
+      if (reason?.Code !== 'ConditionalCheckFailed') return;
+      const fresh = liveHead(reason.Item && unmarshall(reason.Item), now);
       if (fresh) this.remember(group, fresh);
       else this.heads.delete(group);
-    }
-    return batch.filter((waiting, i) => {
-      const reason = reasons[1 + 2 * i];
-      if (reason?.Code !== 'ConditionalCheckFailed' || !reason.Item) return true;
+    });
+    return placing.flatMap(({ waiting }, i) => {
+      const reason = reasons[groups.length + 2 * i];
+      if (reason?.Code !== 'ConditionalCheckFailed' || !reason.Item) return [waiting];
       const earlier = unmarshall(reason.Item);
       const position = { epoch: String(earlier.epoch), seq: Number(earlier.seq) };
       waiting.resolve({ position, payload: waiting.render(position), delivered: earlier.delivered === true });
-      return false;
+      return [];
     });
   }
 
-  /** The group's live head: the one this instance wrote last, else a strongly consistent read. */
+  /** The live heads of the batch's groups: those this instance wrote last, else strongly consistent reads. */
+  private async headsOf(batch: readonly Waiting[], now: number): Promise<Map<string, Head | undefined>> {
+    const groups = [...new Set(batch.map((waiting) => waiting.group))];
+    const heads = await Promise.all(groups.map((group) => this.headOf(group, now)));
+    return new Map(groups.map((group, i) => [group, heads[i]]));
+  }
+
   private async headOf(group: string, now: number): Promise<Head | undefined> {
     const cached = this.heads.get(group);
     if (cached && cached.expiresAt > now) return cached;
@@ -302,23 +344,4 @@ export class DynamoDbSequencer implements Sequencer {
       },
     ];
   }
-}
-
-/**
- * Renders the batch's messages from `base + 1` on; those past the transaction's size go back
- * to the front of the queue, for the next transaction.
- */
-function renderWithin(batch: Waiting[], epoch: string, base: number, queue: Waiting[]): string[] {
-  const payloads: string[] = [];
-  let bytes = 0;
-  for (const [i, waiting] of batch.entries()) {
-    const payload = waiting.render({ epoch, seq: base + i + 1 });
-    bytes += Buffer.byteLength(payload);
-    if (i > 0 && bytes > TRANSACTION_PAYLOAD_BYTES) {
-      queue.unshift(...batch.splice(i));
-      break;
-    }
-    payloads.push(payload);
-  }
-  return payloads;
 }

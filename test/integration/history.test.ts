@@ -93,6 +93,15 @@ describe('group history in DynamoDB', () => {
     expect(await storedMessages(name)).toHaveLength(2);
   });
 
+  test('appends to several groups in one turn share one transaction, each group counting on its own', async () => {
+    const [a, b, c] = [group(), group(), group()];
+    const places = sequencer();
+    const names = [a, b, a, c, b, a];
+    const placed = await Promise.all(names.map((name, i) => places.append(name, `r${i}`, render(`r${i}`))));
+    expect(placed.map((p) => p.position.seq)).toEqual([1, 1, 2, 1, 2, 3]);
+    expect(commands.filter((command) => command === 'TransactWriteItemsCommand')).toHaveLength(1);
+  });
+
   test('appends in one turn share one transaction; the next wait for it and share the next', async () => {
     const name = group();
     const places = sequencer();
