@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const tables = Object.values(sandbox.tableNames).join(', ');
+  const tables = [...Object.values(sandbox.tableNames), sandbox.historyTable].filter(Boolean).join(', ');
   process.stdout.write(
     `\nrohrpost sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n` +
       `  WebSocket       ${sandbox.websocketUrl}\n` +

@@ -65,6 +65,24 @@ describe('the notes example', () => {
       expect(withoutId(update)).toMatch(pattern(withoutId(line.slice(2))));
       expect(update).toContain(`"epoch":"${epoch}"`);
     }
+
+    // Alice drops; Bob writes while she is away; a witness sees the change go out.
+    await alice.close();
+    const witness = await TestSocket.open(sandbox.websocketUrl);
+    await witness.ask('{"id": 1, "type": "subscribe", "data": {"type": "note", "id": "welcome"}}');
+    const [away] = transcript('> {"id": 4, "type": "note.create"');
+    await bob.ask(away!.slice(2));
+    const missed = await witness.next(10_000);
+    await witness.close();
+
+    alice = await TestSocket.open(sandbox.websocketUrl);
+    const [resubscribe, recovered, replied] = transcript('> {"id": 2, "type": "subscribe"');
+    alice.send(resubscribe!.slice(2).replace('"epoch": "..."', `"epoch": "${epoch}"`));
+    const frames = [await alice.next(), await alice.next()];
+    expect(withoutId(frames[0]!)).toMatch(pattern(withoutId(recovered!.slice(2))));
+    expect(frames[0]).toBe(missed); // the very message the others got
+    expect(frames[1]).toMatch(pattern(replied!.slice(2)));
+    expect(frames[1]).toContain(`"epoch":"${epoch}"`);
   });
 
   test('a write made with the AWS SDK, not through a handler, reaches the subscribers too', async () => {
