@@ -9,13 +9,9 @@
  *
  *   npm run bench:fan-out
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { connectionsAt } from '../lambdas/delivery/connections';
 import type { FanOutOptions } from '../lambdas/delivery/fan-out';
 import { GoneConnections, sendToGroup } from '../lambdas/delivery/fan-out';
@@ -26,9 +22,14 @@ import { createLogger } from '../lambdas/logger';
 import type { MembershipStore } from '../lambdas/storage/membership';
 import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/storage/membership';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
-import { localClientConfig } from '../sandbox/aws-local';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { createTables } from '../sandbox/tables';
+import {
+  countingDocumentClient,
+  CREDENTIALS,
+  startManagementEndpoint,
+  useLambdaEnvironment,
+} from './local-aws';
 import { formatNumber, median, printTable } from './stats';
 
 const MEMBERS = 1_000;
@@ -43,7 +44,6 @@ const PAYLOAD = JSON.stringify({
   type: 'subscription-update',
   data: { group: GROUP, type: 'update', object: { id: 'bench', title: 'A note', updated_fields: ['title'] } },
 });
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const IDS = Array.from({ length: MEMBERS }, (_, i) => Buffer.from(`connection-${i}`).toString('base64'));
 
 interface Run {
@@ -58,25 +58,10 @@ interface QueryFigures {
 }
 
 async function main(): Promise<void> {
-  // What Lambda gives a function: a region and credentials (the local endpoint ignores them).
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
+  useLambdaEnvironment();
   const database = await startDynamoDbLocal();
   try {
-    const commands: string[] = [];
-    const base = new DynamoDBClient(localClientConfig(database.endpoint));
-    base.middlewareStack.add(
-      (next, context) => (args) => (commands.push(context.commandName ?? '?'), next(args)),
-      {
-        step: 'finalizeRequest',
-        name: 'countRequests',
-      },
-    );
-    const db = DynamoDBDocumentClient.from(base);
+    const { db, requests: commands } = countingDocumentClient(database.endpoint);
     await createTables(database.endpoint, [
       { tableName: TABLE, definition: membershipTableDefinition, stream: false },
     ]);
@@ -116,15 +101,9 @@ async function scenario(
   membership: MembershipStore,
   query: QueryFigures,
 ): Promise<void> {
-  const endpoint = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, 'management-endpoint.ts'), String(roundTripMs)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const endpoint = await startManagementEndpoint(roundTripMs);
   try {
-    const port = await firstLine(endpoint);
+    const { port } = endpoint;
     const options = (store: MembershipStore): FanOutOptions => ({
       membership: store,
       connections: signedConnectionsAt(`http://127.0.0.1:${port}/bench`, CONCURRENCY),
@@ -204,7 +183,7 @@ async function scenario(
       ],
     );
   } finally {
-    endpoint.kill();
+    endpoint.stop();
   }
 }
 
@@ -237,13 +216,6 @@ function rawPost(agent: Agent, port: string, id: string, signer?: RequestSigner)
     });
     post.on('error', reject);
     post.end(PAYLOAD);
-  });
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`the management endpoint exited with ${code}`)));
   });
 }
 

@@ -9,12 +9,8 @@
  *
  *   npm run bench:notify
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { defineConfig } from '../lambdas/config';
 import type { Connections } from '../lambdas/delivery/connections';
@@ -23,14 +19,15 @@ import type { HistorySettings } from '../lambdas/environment';
 import { createLogger } from '../lambdas/logger';
 import type { NotificationLambdaHandler } from '../lambdas/runtime/notification-handler';
 import { createNotificationHandler } from '../lambdas/runtime/notification-handler';
+import { batchWrite } from '../lambdas/storage/batch-write';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/storage/membership';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
 import type { Sequencer } from '../lambdas/storage/sequencer';
 import { DynamoDbSequencer } from '../lambdas/storage/sequencer';
-import { localClientConfig } from '../sandbox/aws-local';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { createTables } from '../sandbox/tables';
+import { countingDocumentClient, startManagementEndpoint, useLambdaEnvironment } from './local-aws';
 import { formatNumber, median, percentile, printTable } from './stats';
 
 const MEMBERS_PER_GROUP = 10;
@@ -40,7 +37,6 @@ const SINGLE_ROUNDS = 60;
 const BATCH_ROUNDS = 8;
 const BATCH_SIZE = 100;
 const WARM_UP_ROUNDS = 10;
-const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const TABLE_ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/notes/stream/2026-12-01T00:00:00.000';
 
 const config = defineConfig({
@@ -62,23 +58,11 @@ interface Subject {
 }
 
 async function main(): Promise<void> {
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    LOG_LEVEL: 'WARN',
-  });
+  useLambdaEnvironment({ LOG_LEVEL: 'WARN' });
   const database = await startDynamoDbLocal();
-  const endpoint = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, 'management-endpoint.ts'), '0'],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const endpoint = await startManagementEndpoint(0);
   try {
-    const port = await firstLine(endpoint);
+    const { port } = endpoint;
     await createTables(database.endpoint, [
       { tableName: 'bench-membership', definition: membershipTableDefinition, stream: false },
       { tableName: 'bench-history', definition: historyTableDefinition, stream: false },
@@ -197,7 +181,7 @@ async function main(): Promise<void> {
       ],
     );
   } finally {
-    endpoint.kill();
+    endpoint.stop();
     await database.stop();
   }
 }
@@ -208,13 +192,7 @@ function subject(
   connections: Connections,
   sequencer: (db: DynamoDBDocumentClient) => Sequencer | undefined,
 ): Subject {
-  const requests: string[] = [];
-  const base = new DynamoDBClient(localClientConfig(endpoint));
-  base.middlewareStack.add(
-    (next, context) => (args) => (requests.push(context.commandName ?? '?'), next(args)),
-    { step: 'finalizeRequest', name: 'countRequests' },
-  );
-  const db = DynamoDBDocumentClient.from(base);
+  const { db, requests } = countingDocumentClient(endpoint);
   const membership = new DynamoDbMembershipStore(db, 'bench-membership');
   const history = sequencer(db);
   const measured: Subject = {
@@ -259,7 +237,7 @@ async function run(
 }
 
 async function addMembers(endpoint: string): Promise<void> {
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient(localClientConfig(endpoint)));
+  const { db } = countingDocumentClient(endpoint);
   const expiresAt = Math.floor(Date.now() / 1000) + MEMBERSHIP_LIFETIME_SECONDS;
   const groups = [
     ...Array.from({ length: ITEMS }, (_, i) => `note-${i}`),
@@ -270,17 +248,8 @@ async function addMembers(endpoint: string): Promise<void> {
       PutRequest: { Item: { group, connectionId: `${group}-member-${i}`, expiresAt } },
     })),
   );
-  for (let i = 0; i < items.length; i += 25) {
-    await db.send(new BatchWriteCommand({ RequestItems: { 'bench-membership': items.slice(i, i + 25) } }));
-  }
+  await batchWrite(db, 'bench-membership', items);
   db.destroy();
-}
-
-function firstLine(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
-    child.once('exit', (code) => reject(new Error(`the management endpoint exited with ${code}`)));
-  });
 }
 
 void main();

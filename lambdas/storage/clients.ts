@@ -12,7 +12,9 @@ import { DynamoDbSequencer } from './sequencer';
 let documentClient: DynamoDBDocumentClient | undefined;
 let membership: MembershipStore | undefined;
 let tableNames: Readonly<Record<string, string>> | undefined;
-let history: { settings?: HistorySettings; reader?: GroupHistory; sequencer?: Sequencer } | undefined;
+let history: { readonly settings: HistorySettings | undefined } | undefined;
+let historyReader: GroupHistory | undefined;
+let historySequencer: Sequencer | undefined;
 
 /**
  * The DynamoDB document client of this Lambda instance, created on first use so that loading
@@ -36,27 +38,26 @@ export function membershipStore(): MembershipStore {
 
 /** What ROHRPOST_HISTORY says of the groups' history; `undefined` when groups keep none. */
 function historySettings(): HistorySettings | undefined {
-  if (!history) {
-    const json = readEnvironment(EnvironmentVariables.history);
-    history = { settings: json === undefined ? undefined : (JSON.parse(json) as HistorySettings) };
-  }
+  history ??= { settings: parseHistorySettings(readEnvironment(EnvironmentVariables.history)) };
   return history.settings;
+}
+
+function parseHistorySettings(json: string | undefined): HistorySettings | undefined {
+  return json === undefined ? undefined : (JSON.parse(json) as HistorySettings);
 }
 
 /** The groups' history as subscribing clients read it; `undefined` when groups keep none. */
 export function groupHistory(): GroupHistory | undefined {
   const settings = historySettings();
-  if (!settings) return undefined;
-  history!.reader ??= new DynamoDbGroupHistory(dynamoDb(), settings);
-  return history!.reader;
+  if (settings) historyReader ??= new DynamoDbGroupHistory(dynamoDb(), settings);
+  return historyReader;
 }
 
 /** What places each notification in its group's history; `undefined` when groups keep none. */
 export function sequencer(): Sequencer | undefined {
   const settings = historySettings();
-  if (!settings) return undefined;
-  history!.sequencer ??= new DynamoDbSequencer(dynamoDb(), settings);
-  return history!.sequencer;
+  if (settings) historySequencer ??= new DynamoDbSequencer(dynamoDb(), settings);
+  return historySequencer;
 }
 
 /** The application tables this function may use: label to table name (ROHRPOST_TABLE_NAMES). */

@@ -1,12 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { GroupPosition } from '../../lambdas/protocol/position';
-import type { Sandbox } from '../../sandbox/sandbox';
-import { startSandbox } from '../../sandbox/sandbox';
-import { fixtureConfig } from '../fixtures/app/config';
-import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
-import { eventually, recordingReporter } from '../support/recording-reporter';
-import { TestSocket } from '../support/socket';
+import { eventually } from '../support/recording-reporter';
+import { useFixtureSandbox } from '../support/fixture-sandbox';
+import type { TestSocket } from '../support/socket';
 import type { Update } from '../support/updates';
 import { changeIn } from '../support/updates';
 
@@ -22,45 +18,15 @@ interface SubscribeReply {
  * Local streams, the notification function in the sandbox, real sockets.
  */
 describe('delivery guarantees in the sandbox', () => {
-  let sandbox: Sandbox;
-  let db: DynamoDBDocumentClient;
-  const reporter = recordingReporter();
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    sandbox = await startSandbox({
-      config: fixtureConfig,
-      port: 0,
-      dynamodb: { endpoint: testDynamoDbEndpoint() },
-      tablePrefix: uniquePrefix(),
-      reporter,
-    });
-    db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: sandbox.dynamodbEndpoint }));
-  });
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
-  });
-  afterAll(async () => {
-    db.destroy();
-    await sandbox.stop();
-  });
-
-  const table = (label: string) => sandbox.tableNames[label]!;
-  const put = (label: string, item: Record<string, unknown>) =>
-    db.send(new PutCommand({ TableName: table(label), Item: item }));
+  const fixture = useFixtureSandbox();
+  const { reporter, table, put, client } = fixture;
   /** Writes items in one transaction: their records are next to each other in the stream, in this order. */
   const putTogether = (label: string, items: Array<Record<string, unknown>>) =>
-    db.send(
+    fixture.db.send(
       new TransactWriteCommand({
         TransactItems: items.map((Item) => ({ Put: { TableName: table(label), Item } })),
       }),
     );
-
-  async function client(): Promise<TestSocket> {
-    const socket = await TestSocket.open(sandbox.websocketUrl);
-    sockets.push(socket);
-    return socket;
-  }
 
   async function subscribe(
     socket: TestSocket,
@@ -124,7 +90,7 @@ describe('delivery guarantees in the sandbox', () => {
     ];
     const retriesBefore = retriesOf('items');
     // The first post is refused for good (403 is not retried by the client), so the record fails once.
-    sandbox.gateway.injectPostFailures(403);
+    fixture.sandbox.gateway.injectPostFailures(403);
     await put('items', { id: 'retried', name: 'once' });
     // One member got it on both attempts, the other on the retry only: three frames of one message.
     await eventually(() => first.received.length + second.received.length === 2 + 3, 10_000);
@@ -151,9 +117,9 @@ describe('delivery guarantees in the sandbox', () => {
       '6 v5',
     ]);
     await eventually(() =>
-      sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === poison.id),
+      fixture.sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === poison.id),
     );
-    const letter = sandbox.deadLetters.find((l) => l.record.dynamodb?.Keys?.id?.S === poison.id)!;
+    const letter = fixture.sandbox.deadLetters.find((l) => l.record.dynamodb?.Keys?.id?.S === poison.id)!;
     expect(letter).toMatchObject({ origin: 'undeliverable', table: table('items') });
     expect(letter.reason).toContain('A group name has at most 1024 bytes; this one has 1105.');
     expect(retriesOf('items')).toBe(retriesBefore);
@@ -170,7 +136,7 @@ describe('delivery guarantees in the sandbox', () => {
       ...Array.from({ length: 5 }, (_, i) => ({ id: `after-${i}` })),
     ]);
     await eventually(
-      () => sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === 'poisoned'),
+      () => fixture.sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === 'poisoned'),
       10_000,
     );
     // Lambda's retries start at the poison, so its batch came three times; its five others were sent once.
@@ -185,9 +151,9 @@ describe('delivery guarantees in the sandbox', () => {
       'after-4',
       'sentinel-2',
     ]);
-    expect(sandbox.deadLetters.find((l) => l.record.dynamodb?.Keys?.id?.S === 'poisoned')?.origin).toBe(
-      'failed-every-retry',
-    );
+    expect(
+      fixture.sandbox.deadLetters.find((l) => l.record.dynamodb?.Keys?.id?.S === 'poisoned')?.origin,
+    ).toBe('failed-every-retry');
   });
 
   test('an item that moves is a create in its new group, a delete in its old one, each with its own seq', async () => {

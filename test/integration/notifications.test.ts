@@ -1,18 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { MembershipTable } from '../../lambdas/storage/membership-table';
-import type { Sandbox } from '../../sandbox/sandbox';
-import { startSandbox } from '../../sandbox/sandbox';
-import { fixtureConfig } from '../fixtures/app/config';
-import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
-import { eventually, recordingReporter } from '../support/recording-reporter';
-import { TestSocket } from '../support/socket';
+import { useFixtureSandbox } from '../support/fixture-sandbox';
+import { eventually } from '../support/recording-reporter';
+import type { TestSocket } from '../support/socket';
 import type { Update } from '../support/updates';
 import { changeIn } from '../support/updates';
 
@@ -22,38 +12,8 @@ import { changeIn } from '../support/updates';
  * Gateway, and what the WebSocket clients receive.
  */
 describe('change notifications in the sandbox', () => {
-  let sandbox: Sandbox;
-  let db: DynamoDBDocumentClient;
-  const reporter = recordingReporter();
-  const sockets: TestSocket[] = [];
-
-  beforeAll(async () => {
-    sandbox = await startSandbox({
-      config: fixtureConfig,
-      port: 0,
-      dynamodb: { endpoint: testDynamoDbEndpoint() },
-      tablePrefix: uniquePrefix(),
-      reporter,
-    });
-    db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: sandbox.dynamodbEndpoint }));
-  });
-  afterEach(async () => {
-    await Promise.all(sockets.splice(0).map((socket) => socket.close()));
-  });
-  afterAll(async () => {
-    db.destroy();
-    await sandbox.stop();
-  });
-
-  const table = (label: string) => sandbox.tableNames[label]!;
-  const put = (label: string, item: Record<string, unknown>) =>
-    db.send(new PutCommand({ TableName: table(label), Item: item }));
-
-  async function client(): Promise<TestSocket> {
-    const socket = await TestSocket.open(sandbox.websocketUrl);
-    sockets.push(socket);
-    return socket;
-  }
+  const fixture = useFixtureSandbox();
+  const { reporter, table, put, client } = fixture;
 
   async function subscribed(group: unknown): Promise<TestSocket> {
     const socket = await client();
@@ -93,7 +53,7 @@ describe('change notifications in the sandbox', () => {
   }
 
   async function membershipsOf(connectionId: string): Promise<string[]> {
-    const { Items } = await db.send(
+    const { Items } = await fixture.db.send(
       new QueryCommand({
         TableName: table('membership'),
         IndexName: MembershipTable.connectionIndex,
@@ -136,7 +96,7 @@ describe('change notifications in the sandbox', () => {
       },
     });
     expect(secondCreate).toEqual(firstCreate);
-    await db.send(
+    await fixture.db.send(
       new UpdateCommand({
         TableName: table('items'),
         Key: { id: 'x' },
@@ -154,7 +114,7 @@ describe('change notifications in the sandbox', () => {
       epoch: firstCreate.data.epoch,
     });
     expect(await nextUpdate(second)).toEqual(update);
-    await db.send(new DeleteCommand({ TableName: table('items'), Key: { id: 'x' } }));
+    await fixture.db.send(new DeleteCommand({ TableName: table('items'), Key: { id: 'x' } }));
     expect((await nextUpdate(first)).data).toEqual({
       group: 'item-x',
       type: 'delete',
@@ -197,7 +157,7 @@ describe('change notifications in the sandbox', () => {
     const member = await subscribed({ type: 'item', id: 'y' });
     const expiresAt = Math.floor(Date.now() / 1000) + 3600;
     for (const group of ['item-y', 'item-z']) {
-      await db.send(
+      await fixture.db.send(
         new PutCommand({
           TableName: table('membership'),
           Item: { group, connectionId: 'gone-connection=', expiresAt },
@@ -214,9 +174,9 @@ describe('change notifications in the sandbox', () => {
 
   test('a poison record is retried, then dead-lettered, and the records around it are delivered', async () => {
     const member = await subscribed('hooked-all');
-    await db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'before' } }));
-    await db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'bad', poison: true } }));
-    await db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'after' } }));
+    await fixture.db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'before' } }));
+    await fixture.db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'bad', poison: true } }));
+    await fixture.db.send(new PutCommand({ TableName: table('hooked'), Item: { id: 'after' } }));
     const delivered = [await nextUpdate(member), await nextUpdate(member)].map(
       (update) => update.data.object,
     );
@@ -228,21 +188,21 @@ describe('change notifications in the sandbox', () => {
       ]),
     );
     await eventually(
-      () => sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === 'bad'),
+      () => fixture.sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === 'bad'),
       10_000,
     );
     expect(
       reporter.lines.filter((line) => line.startsWith(`streamRetrying ${table('hooked')}`)),
     ).toHaveLength(2);
-    expect(sandbox.deadLetters.filter((letter) => letter.table === table('hooked'))).toHaveLength(1);
+    expect(fixture.sandbox.deadLetters.filter((letter) => letter.table === table('hooked'))).toHaveLength(1);
   });
 
   test('throttled posts (429) are retried with backoff and delivered', async () => {
     const member = await subscribed({ type: 'item', id: 'throttled' });
-    sandbox.gateway.injectPostFailures(429, 429);
+    fixture.sandbox.gateway.injectPostFailures(429, 429);
     await put('items', { id: 'throttled', name: 'eventually' });
     expect((await nextUpdate(member)).data.object).toEqual({ id: 'throttled', name: 'eventually' });
-    expect(sandbox.gateway.pendingPostFailures).toBe(0);
+    expect(fixture.sandbox.gateway.pendingPostFailures).toBe(0);
   });
 
   test('a notification over 128 KB is sent with the keys only, and logged', async () => {
@@ -276,8 +236,12 @@ describe('change notifications in the sandbox', () => {
       connectionId,
       expiresAt,
     });
-    await db.send(new PutCommand({ TableName: table('membership'), Item: item('expired=', now - 10) }));
-    await db.send(new PutCommand({ TableName: table('membership'), Item: item('current=', now + 3600) }));
+    await fixture.db.send(
+      new PutCommand({ TableName: table('membership'), Item: item('expired=', now - 10) }),
+    );
+    await fixture.db.send(
+      new PutCommand({ TableName: table('membership'), Item: item('current=', now + 3600) }),
+    );
     await eventuallyAsync(async () => (await membershipsOf('expired=')).length === 0, 20_000);
     expect(await membershipsOf('current=')).toEqual(['ttl-room']);
   }, 30_000);
