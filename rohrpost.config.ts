@@ -3,7 +3,11 @@ import { defineConfig } from './lambdas/config';
 /** The one configuration the CDK app deploys and `npm start` runs locally. */
 export default defineConfig({
   websocket: { entry: 'lambdas/websocket.ts' },
-  notifications: { entry: 'lambdas/notify.ts' },
+  notifications: {
+    entry: 'lambdas/notify.ts',
+    // What a reconnecting client can recover: the last 100 messages of a group, for an hour.
+    history: { retentionSeconds: 3600, maxMessages: 100 },
+  },
   tables: {
     // The example application (lambdas/handlers/notes.ts): a change to a note reaches the
     // members of the group `note-<id>`; the object sent is decided in lambdas/notification-hooks/notes.ts.
