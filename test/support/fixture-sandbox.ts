@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { ResolvedConfig } from '../../lambdas/config';
+import type { GatewayLimits } from '../../sandbox/gateway';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';
 import { fixtureConfig } from '../fixtures/app/config';
@@ -8,11 +10,13 @@ import { recordingReporter } from './recording-reporter';
 import { TestSocket } from './socket';
 
 /**
- * The fixture application in a sandbox over the test run's DynamoDB Local, for the tests of a
- * `describe` block: started before them and stopped after; sockets opened with `client()` are
- * closed after each test.
+ * The fixture application (or `config`) in a sandbox over the test run's DynamoDB Local, for
+ * the tests of a `describe` block: started before them and stopped after; sockets opened with
+ * `client()` are closed after each test.
  */
-export function useFixtureSandbox() {
+export function useFixtureSandbox(
+  options: { readonly config?: ResolvedConfig; readonly limits?: Partial<GatewayLimits> } = {},
+) {
   let sandbox: Sandbox | undefined;
   let db: DynamoDBDocumentClient | undefined;
   const reporter = recordingReporter();
@@ -20,10 +24,11 @@ export function useFixtureSandbox() {
 
   beforeAll(async () => {
     sandbox = await startSandbox({
-      config: fixtureConfig,
+      config: options.config ?? fixtureConfig,
       port: 0,
       dynamodb: { endpoint: testDynamoDbEndpoint() },
       tablePrefix: uniquePrefix(),
+      limits: options.limits,
       reporter,
     });
     db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: sandbox.dynamodbEndpoint }));
