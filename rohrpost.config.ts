@@ -10,11 +10,12 @@ export default defineConfig({
   },
   tables: {
     // The example application (lambdas/handlers/notes.ts): a change to a note reaches the
-    // members of the group `note-<id>`; the object sent is decided in lambdas/notification-hooks/notes.ts.
+    // members of the group `note-<id>` and of `notes-all` (every list of notes); the object sent
+    // is decided in lambdas/notification-hooks/notes.ts.
     notes: {
       partitionKey: { name: 'id', type: 'string' },
       handlerAccess: 'read-write',
-      notifications: { group: 'note-{id}' },
+      notifications: { group: ['note-{id}', 'notes-all'] },
     },
   },
 });

@@ -3,6 +3,7 @@
  * and the local sandbox emulates. `rohrpost.config.ts` at the project root is written with it.
  */
 import type { HistorySettings } from './environment';
+import { groupNameProblem } from './protocol/group-name';
 
 export type AttributeType = 'string' | 'number' | 'binary';
 
@@ -61,7 +62,8 @@ export interface ExistingTable {
 export interface NotificationRule {
   /**
    * The group to notify, filled from the item: `'note-{id}'`, or several:
-   * `['note-{id}', 'board-{boardId}']`. A template whose attribute the item lacks names no group.
+   * `['note-{id}', 'board-{boardId}', 'notes-all']` (a name without placeholders is a group every
+   * change notifies). A template whose attribute the item lacks names no group.
    * @default '<label lower-cased>-<key values joined by ->'
    */
   readonly group?: string | readonly string[];
@@ -167,11 +169,14 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
       throw new Error(`Table '${label}': notifications.group lists no template, like 'note-{id}'.`);
     }
     for (const template of templates) {
-      if (typeof template !== 'string' || !/\{[^{}]+\}/.test(template)) {
+      if (typeof template !== 'string' || !/^(?:[^{}]|\{[^{}]+\})+$/.test(template)) {
         throw new Error(
-          `Table '${label}': the group template '${String(template)}' names no attribute, like 'note-{id}'.`,
+          `Table '${label}': the group template '${String(template)}' is not a group name with {attribute} ` +
+            `placeholders, like 'note-{id}'.`,
         );
       }
+      const problem = template.includes('{') ? undefined : groupNameProblem(template);
+      if (problem) throw new Error(`Table '${label}': the group '${template}' cannot be one. ${problem}`);
     }
     if (rule && table.existing && !table.existing.streamArn) {
       throw new Error(`Table '${label}' has notifications, so its existing table needs a streamArn.`);

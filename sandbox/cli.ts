@@ -1,12 +1,17 @@
 /**
  * `npm start`: runs the project locally, API Gateway, Lambda and DynamoDB Local included.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import config from '../rohrpost.config';
 import { consoleReporter } from './console-reporter';
 import { JavaMissingError } from './dynamodb-local';
 import type { Sandbox } from './sandbox';
 import { startSandbox } from './sandbox';
+
+/** The example application's page, served at the sandbox's root URL. */
+const DEMO_PAGE = join(__dirname, '..', 'demo');
 
 // Lambda runs Node 22+; the SDK's notice about this machine's Node version is not actionable here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
   try {
     sandbox = await startSandbox({
       config,
+      page: existsSync(DEMO_PAGE) ? DEMO_PAGE : undefined,
       port: options.port,
       stage: options.stage,
       dynamodb: options.dynamodb,
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
   const tables = [...Object.values(sandbox.tableNames), sandbox.historyTable].filter(Boolean).join(', ');
   process.stdout.write(
     `\nrohrpost sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n` +
+      (sandbox.pageUrl ? `  Demo page       ${sandbox.pageUrl}   (open it in two tabs)\n` : '') +
       `  WebSocket       ${sandbox.websocketUrl}\n` +
       `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
       `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n\n` +

@@ -14,6 +14,7 @@ import { FrameSizeGuard } from './frame-guard';
 import { FunctionError } from './local-function';
 import type { ConnectionInfo, ManagedConnections } from './management-api';
 import { serveManagementApi } from './management-api';
+import type { PageServer } from './page-server';
 
 /** API Gateway's quotas, shortened in tests. */
 export interface GatewayLimits {
@@ -56,6 +57,8 @@ export interface GatewayOptions {
   readonly reporter: GatewayReporter;
   /** The stack's dead-letter queue, served on the same port. @default none */
   readonly deadLetterQueue?: LocalDeadLetterQueue;
+  /** A web page served at the root URL, on the same port. @default none */
+  readonly page?: PageServer;
 }
 
 interface LiveConnection {
@@ -198,6 +201,7 @@ export class Gateway implements ManagedConnections {
     }
     if (this.options.deadLetterQueue?.serve(request, response)) return;
     if (serveManagementApi(request, response, this)) return;
+    if (this.options.page?.serve(request, response)) return;
     if (this.isWebSocketPath(request.url)) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       return void response.end('This is a WebSocket endpoint: connect with a WebSocket client.\n');

@@ -16,6 +16,7 @@ import type { GatewayLimits, GatewayReporter } from './gateway';
 import { Gateway } from './gateway';
 import type { FunctionReporter } from './local-function';
 import { LocalFunction } from './local-function';
+import { PageServer } from './page-server';
 import type { StreamReporter } from './stream-poller';
 import { StreamPoller } from './stream-poller';
 import { createTables } from './tables';
@@ -42,6 +43,8 @@ export interface SandboxOptions {
   readonly watch?: boolean;
   /** API Gateway's quotas, to shorten in tests. @default API Gateway's */
   readonly limits?: Partial<GatewayLimits>;
+  /** A folder with `index.html` and `app.ts`, served as a page at the root URL. @default no page */
+  readonly page?: string;
   /** @default reports nothing */
   readonly reporter?: SandboxReporter;
 }
@@ -49,6 +52,8 @@ export interface SandboxOptions {
 export interface Sandbox {
   /** Where WebSocket clients connect, e.g. `ws://localhost:3001`. */
   readonly websocketUrl: string;
+  /** Where the page is, when there is one: `http://localhost:3001/`. */
+  readonly pageUrl: string | undefined;
   /** The management API endpoint for @aws-sdk/client-apigatewaymanagementapi. */
   readonly managementEndpoint: string;
   readonly dynamodbEndpoint: string;
@@ -88,6 +93,7 @@ interface Parts {
   buildDirectory?: string;
   functions: LocalFunction[];
   pollers: StreamPoller[];
+  page?: PageServer;
   /** What the functions sent to the dead-letter queue themselves. */
   deadLetters: DeadLetter[];
 }
@@ -101,6 +107,7 @@ async function stopParts(parts: Parts): Promise<void> {
   const steps = [
     ...parts.pollers.map((poller) => () => poller.stop()),
     () => parts.gateway?.stop(),
+    () => parts.page?.stop(),
     ...parts.functions.map((fn) => () => fn.stop()),
     () => parts.buildDirectory && rmSync(parts.buildDirectory, { recursive: true, force: true }),
     () => parts.database?.stop(),
@@ -154,6 +161,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       })),
     ]);
 
+    if (options.page) parts.page = await PageServer.start(options.page, { watch: options.watch ?? false });
     const deadLetterQueue = new LocalDeadLetterQueue((letter) => {
       parts.deadLetters.push(letter);
       reporter.deadLettered(letter);
@@ -167,6 +175,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
       deadLetterQueue,
+      page: parts.page,
     });
     parts.gateway = gateway;
     await gateway.listen();
@@ -235,6 +244,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     return {
       websocketUrl: `ws://localhost:${gateway.port}`,
+      pageUrl: parts.page && `http://localhost:${gateway.port}/`,
       managementEndpoint: gateway.managementEndpoint,
       dynamodbEndpoint,
       tableNames,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JsonValue } from '../rohrpost';
 import { defineHandlers, dynamoDb, HandlerError, tableName } from '../rohrpost';
 
@@ -16,6 +16,8 @@ interface Note {
 }
 
 const LIMITS = { title: 200, body: 10_000 } as const;
+/** The most notes `note.list` returns. */
+const LIST_LIMIT = 100;
 const NOT_FOUND = 'Note not found.';
 
 export default defineHandlers({
@@ -41,6 +43,30 @@ export default defineHandlers({
       throw error;
     }
     context.reply({ note });
+  },
+
+  /**
+   * `{"type": "note.list"}` → `{"notes": [...], "more": false}`: the most recently updated notes
+   * first, at most 100. The example scans its small table; a real application would query an
+   * index, such as one by owner.
+   */
+  'note.list': async (_request, context) => {
+    const notes: Array<Record<string, unknown>> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamoDb().send(
+        new ScanCommand({ TableName: tableName('notes'), ExclusiveStartKey: startKey, Limit: LIST_LIMIT }),
+      );
+      notes.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && notes.length <= LIST_LIMIT);
+    const updatedAt = (note: Record<string, unknown>) =>
+      typeof note.updatedAt === 'string' ? note.updatedAt : '';
+    notes.sort((a, b) => updatedAt(b).localeCompare(updatedAt(a)));
+    context.reply({
+      notes: notes.slice(0, LIST_LIMIT),
+      more: notes.length > LIST_LIMIT || startKey !== undefined,
+    });
   },
 
   /** `{"type": "note.get", "data": {"id": "..."}}` → the note. */

@@ -43,18 +43,29 @@ describe('defineConfig', () => {
     [
       {
         tables: {
-          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: 'static' } },
+          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: 'item-{id' } },
         },
       },
-      "the group template 'static' names no attribute",
+      "the group template 'item-{id' is not a group name with {attribute} placeholders",
     ],
     [
       {
         tables: {
-          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: ['a-{id}', 'b'] } },
+          items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: ['a-{id}', ''] } },
         },
       },
-      "the group template 'b' names no attribute",
+      "the group template '' is not a group name",
+    ],
+    [
+      {
+        tables: {
+          items: {
+            partitionKey: { name: 'id', type: 'string' },
+            notifications: { group: ['a-{id}', 'x'.repeat(1_025)] },
+          },
+        },
+      },
+      'A group name has at most 1024 bytes; this one has 1025.',
     ],
     [
       { tables: { items: { partitionKey: { name: 'id', type: 'string' }, notifications: { group: [] } } } },

@@ -101,6 +101,22 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
     ).toEqual(['note-n1', 'titled-Hi']);
   });
 
+  test('a name without placeholders is a group that every change notifies', () => {
+    const rule = { group: ['note-{id}', 'notes-all'] };
+    expect(noticesFor(created, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+      'create note-n1',
+      'create notes-all',
+    ]);
+    expect(noticesFor(updated, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+      'update note-n1',
+      'update notes-all',
+    ]);
+    expect(noticesFor(deleted, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+      'delete note-n1',
+      'delete notes-all',
+    ]);
+  });
+
   test('a template whose attribute the item lacks names no group', () => {
     expect(noticesFor(created, { group: ['note-{id}', 'board-{board}'] }).map((n) => n.group)).toEqual([
       'note-n1',
