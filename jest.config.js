@@ -13,6 +13,8 @@ module.exports = {
     ],
   },
   testMatch: ['**/*.test.ts'],
+  // The README's examples import the client by its package name.
+  moduleNameMapper: { '^@rohrpost/client$': '<rootDir>/client/src' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/aws-environment.ts'],

@@ -85,8 +85,6 @@ interface PendingCall {
 }
 
 const NORMAL_CLOSURE = 1000;
-/** A connection that lived this long resets the backoff: the next failure retries soon again. */
-const STABLE_CONNECTION_MS = 10_000;
 /** Closed by the client because a ping went unanswered. */
 const KEEP_ALIVE_FAILED = 4000;
 
@@ -260,7 +258,6 @@ export class RohrpostClient {
       this.pending.delete(id);
       call.reject(new ConnectionClosedError(call.type, code, reason));
     }
-    if (Date.now() - connection.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
     if (connection === this.successor) {
       this.successor = undefined;
       // The connection it was to replace died meanwhile: reconnect as after any drop.
@@ -405,7 +402,11 @@ export class RohrpostClient {
   // Receiving
 
   private received(connection: Connection, message: Record<string, unknown>): void {
-    if (connection === this.current) this.keepAlive();
+    if (connection === this.current) {
+      // A server that answers is serving: the next drop starts the backoff afresh.
+      this.attempt = 0;
+      this.keepAlive();
+    }
     const call = typeof message.id === 'string' ? this.pending.get(message.id) : undefined;
     if (call) {
       if (message.error !== undefined) call.reject(new RohrpostError(call.type, message.error, message.data));

@@ -28,7 +28,6 @@ export interface ConnectionEvents {
  * gives up on it first (a dead socket may take minutes to report its own close).
  */
 export class Connection {
-  readonly openedAt = Date.now();
   private closed = false;
 
   constructor(
@@ -37,6 +36,8 @@ export class Connection {
   ) {
     socket.onopen = () => events.open(this);
     socket.onmessage = ({ data }: { readonly data: unknown }) => {
+      // A socket the client gave up on may still deliver during its closing handshake: not to us.
+      if (this.closed) return;
       if (typeof data !== 'string') return; // the server sends text frames only
       let message: unknown;
       try {

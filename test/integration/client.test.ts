@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -77,6 +82,31 @@ describe('the client against the sandbox', () => {
     const { connectionId } = await rohrpost.call<{ connectionId: string }>('whoami');
     await management.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
   };
+
+  test("the README's Node example runs as written", async () => {
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const example = /```ts\n(\/\/ ping\.ts[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toBeDefined();
+    const folder = mkdtempSync(join(tmpdir(), 'readme-client-'));
+    try {
+      const script = join(folder, 'ping.mts');
+      writeFileSync(
+        script,
+        example!
+          .replace("'@rohrpost/client'", JSON.stringify(join(__dirname, '../../client/src/index.ts')))
+          .replace("'ws'", JSON.stringify(require.resolve('ws')))
+          .replace('ws://localhost:3001', fixture.sandbox.websocketUrl),
+      );
+      // Not execFileSync: the sandbox runs in this process and must go on answering.
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], {
+        encoding: 'utf8',
+        cwd: join(__dirname, '../..'),
+      });
+      expect(stdout.trim()).toBe("{ hello: 'world' }");
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 
   describe('calls, as PROTOCOL.md says', () => {
     test('ping resolves with pong, its data echoed or wrapped', async () => {
