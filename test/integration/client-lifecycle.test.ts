@@ -1,5 +1,4 @@
-import WebSocket from 'ws';
-import type { ClientEvents, RohrpostClientOptions, Update } from '../../client/src';
+import type { Update } from '../../client/src';
 import {
   AbortError,
   backoffDelay,
@@ -8,6 +7,7 @@ import {
   RohrpostError,
   TimeoutError,
 } from '../../client/src';
+import { events, useClients } from '../support/clients';
 import { eventually } from '../support/recording-reporter';
 import { ScriptedServer } from '../support/scripted-server';
 
@@ -16,37 +16,17 @@ import { ScriptedServer } from '../support/scripted-server';
  * how it reconnects, keeps alive and reports, where the sandbox cannot be made to misbehave.
  */
 describe('the client against a scripted server', () => {
-  const clients: RohrpostClient[] = [];
   const servers: ScriptedServer[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  const client = useClients();
 
-  beforeAll(() => process.on('unhandledRejection', onUnhandled));
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
     await Promise.all(servers.splice(0).map((server) => server.stop()));
-  });
-  afterAll(() => {
-    process.off('unhandledRejection', onUnhandled);
-    expect(unhandled).toEqual([]);
   });
 
   async function server(respond?: Parameters<typeof ScriptedServer.start>[0]): Promise<ScriptedServer> {
     const started = await ScriptedServer.start(respond);
     servers.push(started);
     return started;
-  }
-
-  function client(url: string, options: Partial<RohrpostClientOptions> = {}): RohrpostClient {
-    const created = new RohrpostClient({ url, WebSocket, ...options });
-    clients.push(created);
-    return created;
-  }
-
-  function events<K extends keyof ClientEvents>(from: RohrpostClient, name: K): Array<ClientEvents[K]> {
-    const seen: Array<ClientEvents[K]> = [];
-    from.on(name, (event) => seen.push(event));
-    return seen;
   }
 
   test('the token goes into the URL of every connection and onto every message as auth_jwt', async () => {

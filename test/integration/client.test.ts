@@ -7,47 +7,17 @@ import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import WebSocket from 'ws';
-import type { ClientEvents, RohrpostClientOptions, Subscription, Update } from '../../client/src';
-import {
-  AbortError,
-  ConnectionClosedError,
-  RohrpostClient,
-  RohrpostError,
-  TimeoutError,
-} from '../../client/src';
+import type { RohrpostClientOptions, Subscription, Update, RohrpostClient } from '../../client/src';
+import { AbortError, ConnectionClosedError, RohrpostError, TimeoutError } from '../../client/src';
 import { defineConfig } from '../../lambdas/config';
 import { fixtureConfig } from '../fixtures/app/config';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
+import { events, useClients } from '../support/clients';
 import { eventually } from '../support/recording-reporter';
 
-const clients: RohrpostClient[] = [];
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-
-beforeAll(() => process.on('unhandledRejection', onUnhandled));
-afterEach(() => {
-  for (const client of clients.splice(0)) client.close();
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-  expect(unhandled).toEqual([]);
-});
-
-function clientOf(
-  fixture: ReturnType<typeof useFixtureSandbox>,
-  options: Partial<RohrpostClientOptions> = {},
-): RohrpostClient {
-  const created = new RohrpostClient({ url: fixture.sandbox.websocketUrl, WebSocket, ...options });
-  clients.push(created);
-  return created;
-}
-
-function events<K extends keyof ClientEvents>(from: RohrpostClient, name: K): Array<ClientEvents[K]> {
-  const seen: Array<ClientEvents[K]> = [];
-  from.on(name, (event) => seen.push(event));
-  return seen;
-}
+const openClient = useClients();
+const clientOf = (fixture: ReturnType<typeof useFixtureSandbox>, options?: Partial<RohrpostClientOptions>) =>
+  openClient(fixture.sandbox.websocketUrl, options);
 
 /** Collects a subscription's updates, and resolves once the server confirmed it. */
 async function watch(rohrpost: RohrpostClient, group: Parameters<RohrpostClient['subscribe']>[0]) {
