@@ -1,6 +1,7 @@
 /** Types are checked once by `npm run typecheck`; jest only transpiles (swc), per file. */
 module.exports = {
-  testEnvironment: 'node',
+  // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
+  testEnvironment: '<rootDir>/test/support/environment.cjs',
   roots: ['<rootDir>/test'],
   transform: {
     '^.+\\.ts$': [

@@ -10,9 +10,15 @@ export function testDynamoDbEndpoint(): string {
   return endpoint;
 }
 
-/** A table-name prefix no other test uses. */
+/**
+ * A table-name prefix no other test uses. The test environment (environment.cjs) deletes the
+ * tables with it once the test file is done.
+ */
 export function uniquePrefix(): string {
-  return `t${randomBytes(4).toString('hex')}-`;
+  const prefix = `t${randomBytes(4).toString('hex')}-`;
+  const registry = globalThis as { rohrpostTablePrefixes?: string[] };
+  (registry.rohrpostTablePrefixes ??= []).push(prefix);
+  return prefix;
 }
 
 /** A document client for the test database that records the name of every command it sends. */
