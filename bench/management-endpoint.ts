@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { localSignatureVerifier } from '../sandbox/aws-local';
 import { serveManagementApi } from '../sandbox/management-api';
 
 const everyoneListens = {
@@ -14,9 +15,10 @@ const everyoneListens = {
   close: () => true,
   info: () => ({ connectedAt: 0, lastActiveAt: 0, sourceIp: '127.0.0.1' }),
 };
+const signatures = localSignatureVerifier('execute-api');
 const roundTripMs = Number(process.argv[2] ?? 0);
 const serve = (request: IncomingMessage, response: ServerResponse) => {
-  if (!serveManagementApi(request, response, everyoneListens)) response.writeHead(404).end();
+  if (!serveManagementApi(request, response, everyoneListens, signatures)) response.writeHead(404).end();
 };
 const server = createServer((request, response) => {
   if (roundTripMs > 0) setTimeout(serve, roundTripMs, request, response);

@@ -1,10 +1,14 @@
+import { RequestSignatureVerifier } from './request-signature';
+
 /**
  * The AWS settings of everything that runs in the sandbox. DynamoDB Local accepts any
- * credentials; fixed ones keep the SDK from searching the machine for real ones.
+ * credentials; fixed ones keep the SDK from searching the machine for real ones, and the
+ * management API checks signatures against them.
  */
 export const LOCAL_REGION = 'us-east-1';
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** The credentials the sandbox gives its functions; its management API accepts no others. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** Options for an SDK client the sandbox itself uses against a local endpoint. */
 export function localClientConfig(endpoint: string) {
@@ -32,4 +36,9 @@ export function localLambdaEnvironment(options: {
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(process.env.LOG_LEVEL && { LOG_LEVEL: process.env.LOG_LEVEL }),
   };
+}
+
+/** Checks that a request to a local AWS API is signed for `service` with the sandbox's credentials. */
+export function localSignatureVerifier(service: string): RequestSignatureVerifier {
+  return new RequestSignatureVerifier(LOCAL_CREDENTIALS, LOCAL_REGION, service);
 }

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import type { WebSocketAuthorizerResult } from '../lambdas/runtime/authorizer';
 import type { AuthorizerContext, WebSocketResult } from '../lambdas/runtime/websocket-event';
 import { policyAllows } from './authorizer-policy';
+import { localSignatureVerifier } from './aws-local';
 import type { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { ConnectionDetails, HandshakeDetails } from './events';
 import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
@@ -14,6 +15,7 @@ import { FrameSizeGuard } from './frame-guard';
 import { FunctionError } from './local-function';
 import type { ConnectionInfo, ManagedConnections } from './management-api';
 import { serveManagementApi } from './management-api';
+
 import type { PageServer } from './page-server';
 
 /** API Gateway's quotas, shortened in tests. */
@@ -93,6 +95,7 @@ export class Gateway implements ManagedConnections {
   private readonly disconnecting = new Set<Promise<void>>();
   private functions: GatewayFunctions | undefined;
   private postFailures: number[] = [];
+  private readonly signatures = localSignatureVerifier('execute-api');
 
   constructor(private readonly options: GatewayOptions) {
     this.sockets = new WebSocketServer({
@@ -200,7 +203,7 @@ export class Gateway implements ManagedConnections {
       return void response.end(JSON.stringify({ message: STATUS_CODES[status] }));
     }
     if (this.options.deadLetterQueue?.serve(request, response)) return;
-    if (serveManagementApi(request, response, this)) return;
+    if (serveManagementApi(request, response, this, this.signatures)) return;
     if (this.options.page?.serve(request, response)) return;
     if (this.isWebSocketPath(request.url)) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
+import type { RequestSignatureVerifier } from './request-signature';
 
 /** What the management API reports about a live connection. */
 export interface ConnectionInfo {
@@ -18,53 +19,74 @@ export interface ManagedConnections {
   info(connectionId: string): ConnectionInfo | undefined;
 }
 
-const CONNECTIONS_PATH = /^(?:\/[^/]+)?\/@connections\/([^/?]+)\/?(?:\?.*)?$/;
+const CONNECTIONS_PATH = /^(?:\/[^/]+)?\/@connections\/([^/?]+)\/?$/;
 
 /**
  * Serves API Gateway's management API, `POST|GET|DELETE [/{stage}]/@connections/{id}`, with its
  * status codes and error types, so that @aws-sdk/client-apigatewaymanagementapi works unchanged.
- * Returns false, having written nothing, when the request is not for `@connections`.
+ * Like API Gateway it answers 403 unless the request is signed (SigV4, `execute-api`) with the
+ * credentials the sandbox gives its functions. Returns false, having written nothing, when the
+ * request is not for `@connections`.
  */
 export function serveManagementApi(
   request: IncomingMessage,
   response: ServerResponse,
   connections: ManagedConnections,
+  verifier: RequestSignatureVerifier,
 ): boolean {
-  const match = CONNECTIONS_PATH.exec(request.url ?? '');
+  const url = request.url ?? '/';
+  const queryStart = url.indexOf('?');
+  const path = queryStart === -1 ? url : url.slice(0, queryStart);
+  const match = CONNECTIONS_PATH.exec(path);
   if (!match) return false;
-  handleConnectionRequest(request, response, connections, decodeURIComponent(match[1]!));
+  const query = new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1));
+  readBody(request, ApiGatewayLimits.maxMessageBytes)
+    .then(async (body) => {
+      if (body === undefined) {
+        const limit = ApiGatewayLimits.maxMessageBytes;
+        return sendError(response, 413, 'PayloadTooLargeException', `Message exceeds ${limit} bytes`);
+      }
+      const refusal = await verifier.verify({
+        method: request.method ?? 'GET',
+        path,
+        query,
+        headers: request.headers,
+        body,
+      });
+      if (refusal) return sendError(response, 403, refusal.errorType, refusal.message);
+      const connectionId = decodeConnectionId(match[1]!);
+      if (connectionId === undefined) {
+        return sendError(response, 400, 'BadRequestException', 'Invalid connectionId');
+      }
+      handleConnectionRequest(request.method, body, response, connections, connectionId);
+    })
+    .catch(() => response.destroy());
   return true;
 }
 
 function handleConnectionRequest(
-  request: IncomingMessage,
+  method: string | undefined,
+  body: Buffer,
   response: ServerResponse,
   connections: ManagedConnections,
   connectionId: string,
 ): void {
-  switch (request.method) {
-    case 'POST':
-      return void readBody(request, ApiGatewayLimits.maxMessageBytes).then(
-        (body) => {
-          if (body === undefined) {
-            const limit = ApiGatewayLimits.maxMessageBytes;
-            return sendError(response, 413, 'PayloadTooLargeException', `Message exceeds ${limit} bytes`);
-          }
-          if (!connections.send(connectionId, body.toString('utf8'))) return sendGone(response);
-          response.writeHead(200).end();
-        },
-        () => response.destroy(),
-      );
+  switch (method) {
+    case 'POST': {
+      if (!connections.send(connectionId, body.toString('utf8'))) return sendGone(response);
+      response.writeHead(200).end();
+      return;
+    }
     case 'GET': {
       const info = connections.info(connectionId);
       if (!info) return sendGone(response);
       const identity = { sourceIp: info.sourceIp, ...(info.userAgent && { userAgent: info.userAgent }) };
-      const body = {
+      const answer = {
         connectedAt: new Date(info.connectedAt).toISOString(),
         identity,
         lastActiveAt: new Date(info.lastActiveAt).toISOString(),
       };
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
       return;
     }
     case 'DELETE':
@@ -73,6 +95,15 @@ function handleConnectionRequest(
       return;
     default:
       return sendError(response, 403, 'ForbiddenException', 'Forbidden');
+  }
+}
+
+/** The connection id a path segment spells, or `undefined` when its percent-escapes are malformed. */
+function decodeConnectionId(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { defineHandler } from '../../lambdas/rohrpost';
 import type { HandleFunction } from '../../lambdas/rohrpost';
 import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { localSignatureVerifier } from '../../sandbox/aws-local';
 import type { ManagedConnections } from '../../sandbox/management-api';
 import { serveManagementApi } from '../../sandbox/management-api';
 import { frame, testConnection } from '../support/events';
@@ -28,12 +29,13 @@ describe('a handler that sends several messages', () => {
     },
     info: () => undefined,
   };
+  const signatures = localSignatureVerifier('execute-api');
   const server = createServer((request, response) => {
     if (failNextPosts > 0 && request.method === 'POST') {
       failNextPosts--;
       return void response.writeHead(500, { 'x-amzn-ErrorType': 'InternalServerErrorException' }).end('{}');
     }
-    if (!serveManagementApi(request, response, gateway)) response.writeHead(404).end();
+    if (!serveManagementApi(request, response, gateway, signatures)) response.writeHead(404).end();
   });
   const previousEndpoint = process.env.ROHRPOST_MANAGEMENT_ENDPOINT;
 
