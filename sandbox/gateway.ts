@@ -70,8 +70,8 @@ interface LiveConnection {
   lastActiveAt: number;
   idleTimer: NodeJS.Timeout;
   readonly lifetimeTimer: NodeJS.Timeout;
-  /** A frame over the limit arrived: nothing more from this client is delivered. */
-  oversized: boolean;
+  /** A frame API Gateway refuses arrived (too big, binary): nothing more from this client is delivered. */
+  refused: boolean;
 }
 
 type Authorization =
@@ -81,6 +81,7 @@ type Authorization =
 /** API Gateway closes idle and over-age connections with "going away". */
 const GOING_AWAY = 1001;
 const MESSAGE_TOO_BIG = 1009;
+const UNSUPPORTED_DATA = 1003;
 
 /**
  * The sandbox's API Gateway WebSocket API: it completes a handshake only after the authorizer
@@ -322,15 +323,15 @@ export class Gateway implements ManagedConnections {
       lastActiveAt: Date.now(),
       idleTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.idleTimeoutMs),
       lifetimeTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.maxConnectionMs),
-      oversized: false,
+      refused: false,
     };
     this.connections.set(details.connectionId, connection);
 
     // Runs before ws reads the bytes, so an oversized frame is never delivered.
     const guard = new FrameSizeGuard(limits.maxFrameBytes);
     socket.prependListener('data', (chunk: Buffer) => {
-      if (!connection.oversized && !guard.accept(chunk)) {
-        connection.oversized = true;
+      if (!connection.refused && !guard.accept(chunk)) {
+        connection.refused = true;
         webSocket.close(MESSAGE_TOO_BIG, 'Message too big');
       }
     });
@@ -341,18 +342,19 @@ export class Gateway implements ManagedConnections {
   }
 
   private receive(connection: LiveConnection, data: RawData, isBinary: boolean): void {
-    if (connection.oversized || !this.functions) return;
+    if (connection.refused || !this.functions) return;
     const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
     const { details } = connection;
+    if (isBinary) {
+      // API Gateway takes text frames only.
+      connection.refused = true;
+      this.options.reporter.frame('in', details.connectionId, `<${buffer.length} binary bytes: refused>`);
+      return void connection.socket.close(UNSUPPORTED_DATA, 'Binary frames are not supported');
+    }
     this.touch(connection);
-    const text = isBinary ? buffer.toString('base64') : buffer.toString('utf8');
-    this.options.reporter.frame(
-      'in',
-      details.connectionId,
-      isBinary ? `<${buffer.length} binary bytes>` : text,
-    );
+    const text = buffer.toString('utf8');
+    this.options.reporter.frame('in', details.connectionId, text);
     const event = messageEvent(details, text);
-    event.isBase64Encoded = isBinary;
     const started = Date.now();
     const requestId = event.requestContext.requestId;
     void this.invokeRoute(this.functions.websocket, event).then(

@@ -9,14 +9,22 @@ export interface RohrpostRequest {
   readonly [field: string]: JsonValue | undefined;
 }
 
+/** How deeply a message may nest arrays and objects, itself being the first level. */
+export const MAX_NESTING = 100;
+
 /** The exact error texts of PROTOCOL.md §2; clients match on them. */
 export const ProtocolErrors = {
   emptyMessage: 'Received empty message.',
   invalidJson: (parserMessage: string) => `Could not decode JSON message. Error: ${parserMessage}`,
+  tooDeep: `Message nested deeper than ${MAX_NESTING} levels.`,
   notAnObject: 'Expected a JSON object as message.',
   missingType: "Missing required field 'type'.",
   missingId: "Missing required field 'id'.",
+  inexactId:
+    "Field 'id' holds a number that cannot be echoed exactly (an integer beyond 2^53-1, " +
+    'an infinite number or -0): send it as a string.',
   unknownType: (typeName: string) => `Unknown message type '${typeName}'.`,
+  messageTooLarge: 'Message too large: API Gateway delivers at most 131072 bytes.',
   internal: 'Internal server error.',
 } as const;
 
@@ -36,16 +44,41 @@ export function parseFrame(body: string | undefined): ParsedFrame {
   } catch (error) {
     return { ok: false, error: ProtocolErrors.invalidJson((error as Error).message) };
   }
+  if (nestedDeeperThan(value, MAX_NESTING)) return { ok: false, error: ProtocolErrors.tooDeep };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: ProtocolErrors.notAnObject };
   }
   if (!Object.hasOwn(value, 'type')) return { ok: false, error: ProtocolErrors.missingType };
   if (!Object.hasOwn(value, 'id')) return { ok: false, error: ProtocolErrors.missingId };
   const request = value as RohrpostRequest;
+  if (!echoesExactly(request.id)) return { ok: false, error: ProtocolErrors.inexactId };
   return { ok: true, request, typeName: typeNameOf(request.type) };
 }
 
 /** The string form a type is looked up and reported by. */
 export function typeNameOf(type: JsonValue): string {
   return typeof type === 'string' ? type : JSON.stringify(type);
+}
+
+/** Whether `value` nests arrays and objects more than `levels` deep; it looks no deeper than that. */
+function nestedDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    if (nestedDeeperThan(child, levels - 1)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether JSON.stringify gives back the value the client's JSON text meant: false for numbers
+ * JSON.parse changed (`9007199254740993` became `...992`, `1e400` Infinity) and for `-0`. Clients
+ * whose parsers keep integers exact (Python, Go, Java) would not recognise such an id.
+ */
+function echoesExactly(id: JsonValue): boolean {
+  if (typeof id === 'number') {
+    return Number.isFinite(id) && !Object.is(id, -0) && (!Number.isInteger(id) || Number.isSafeInteger(id));
+  }
+  if (typeof id !== 'object' || id === null) return true;
+  return (Array.isArray(id) ? id : Object.values(id)).every(echoesExactly);
 }

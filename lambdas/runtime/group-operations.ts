@@ -1,5 +1,7 @@
 import type { FanOutResult } from '../delivery/fan-out';
 import type { GroupOperations, JoinOptions, JoinResult } from '../protocol/context';
+import { HandlerError } from '../protocol/errors';
+import { groupNameProblem } from '../protocol/group-name';
 import { buildMessage } from '../protocol/message';
 import type { GroupHistory } from '../storage/group-history';
 import type { MembershipStore } from '../storage/membership';
@@ -24,6 +26,7 @@ export function groupOperations(options: GroupOperationsOptions): GroupOperation
   const { connectionId, membership, history, enqueue, fanOut } = options;
   return {
     async join(group: string, { since }: JoinOptions = {}): Promise<JoinResult> {
+      checkGroupName(group);
       await membership.join(group, connectionId);
       if (!history) return since ? { recovered: false } : {};
       if (!since) return { position: await history.position(group) };
@@ -31,7 +34,19 @@ export function groupOperations(options: GroupOperationsOptions): GroupOperation
       for (const payload of messages ?? []) enqueue(payload);
       return { position, recovered: messages !== undefined };
     },
-    leave: (group) => membership.leave(group, connectionId),
-    send: (group, message) => fanOut(group, JSON.stringify(buildMessage(message))),
+    async leave(group) {
+      checkGroupName(group);
+      await membership.leave(group, connectionId);
+    },
+    async send(group, message) {
+      checkGroupName(group);
+      return fanOut(group, JSON.stringify(buildMessage(message)));
+    },
   };
+}
+
+/** A name the client asked for (a subscription's id, say) may not fit: that is a bad request. */
+function checkGroupName(group: string): void {
+  const problem = groupNameProblem(group);
+  if (problem) throw new HandlerError(problem);
 }

@@ -2,6 +2,7 @@ import type { Connections } from '../delivery/connections';
 import { connectionsAt, managementEndpoint } from '../delivery/connections';
 import { GoneConnections, sendToGroup } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
+import { ApiGatewayLimits } from '../delivery/limits';
 import { signedConnectionsAt } from '../delivery/signed-connections';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
@@ -18,7 +19,7 @@ import { buildMessage, buildProtocolError } from '../protocol/message';
 import type { MessageHandler } from '../protocol/registry';
 import { HandlerRegistry } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
-import { parseFrame, ProtocolErrors } from '../protocol/request';
+import { parseFrame, ProtocolErrors, typeNameOf } from '../protocol/request';
 import { groupHistory, membershipStore } from '../storage/clients';
 import type { GroupHistory } from '../storage/group-history';
 import type { MembershipStore } from '../storage/membership';
@@ -105,7 +106,9 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
 
     const { requestContext } = event;
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
-    const context = new Invocation(request, requestContext, outbox, () => groupsOf(requestContext, outbox));
+    const context = new Invocation(request, requestContext, outbox, logger, () =>
+      groupsOf(requestContext, outbox),
+    );
     try {
       // A synchronous handler is not awaited: every await costs a turn of the event loop.
       const handling = handler.handle(request, context);
@@ -191,6 +194,7 @@ class Invocation implements HandlerContext {
     private readonly request: RohrpostRequest,
     readonly requestContext: WebSocketRequestContext,
     private readonly outbox: Outbox,
+    private readonly logger: Logger,
     private readonly createGroups: () => GroupOperations,
   ) {}
 
@@ -207,8 +211,19 @@ class Invocation implements HandlerContext {
     return this.requestContext.authorizer ?? NO_IDENTITY;
   }
 
+  /** Throws a `HandlerError` for a message API Gateway would not deliver, so the client hears of it. */
   send(message: MessageParts, options?: SendOptions): void {
-    this.outbox.enqueue(JSON.stringify(buildMessage(message)), options?.close);
+    const payload = JSON.stringify(buildMessage(message));
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > ApiGatewayLimits.maxMessageBytes) {
+      this.logger.warn("A message over API Gateway's 128 KB limit was not sent", {
+        type: typeNameOf(this.request.type),
+        connectionId: this.connectionId,
+        bytes,
+      });
+      throw new HandlerError(ProtocolErrors.messageTooLarge);
+    }
+    this.outbox.enqueue(payload, options?.close);
   }
 
   reply(data?: unknown, options: ReplyOptions = {}): void {

@@ -109,10 +109,19 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
     expect(ids.sort((a, b) => a - b)).toEqual([...Array(25).keys()]);
   });
 
-  test('a binary frame reaches the handler base64-encoded and is decoded as text', async () => {
+  test('a binary frame closes the connection with 1003, as API Gateway does, and reaches no handler', async () => {
     const socket = await open();
+    const connectionId = await connectionIdOf(socket);
     socket.socket.send(Buffer.from('{"id": 7, "type": "echo", "data": "binär"}'), { binary: true });
-    expect(await socket.next()).toBe('{"id":7,"type":"echo","data":"binär"}');
+    expect(await socket.closed).toEqual({ code: 1003, reason: 'Binary frames are not supported' });
+    await eventually(() => reporter.lines.includes(`invoked $disconnect ${connectionId} 200`));
+    expect(reporter.lines.filter((line) => line.includes('"type": "echo"'))).toEqual([]);
+  });
+
+  test('a text frame that is not UTF-8 closes the connection with 1007', async () => {
+    const socket = await open();
+    socket.socket.send(Buffer.from([0x7b, 0xc0, 0xaf, 0x7d]), { binary: false });
+    expect((await socket.closed).code).toBe(1007);
   });
 
   describe('the management API, through the real SDK client', () => {

@@ -95,4 +95,57 @@ describe('PROTOCOL.md §3: the built-in ping', () => {
       );
     },
   );
+
+  test.each(['9007199254740991', '-9007199254740991', '0.1', '1.5e-7', '"9007199254740993"'])(
+    'the id %s, which JSON.stringify gives back as the client meant it, is echoed',
+    async (id) => {
+      expect(JSON.parse((await send(`{"id": ${id}, "type": "ping"}`))!)).toEqual({
+        id: JSON.parse(id),
+        type: 'pong',
+      });
+    },
+  );
+
+  test.each([
+    '9007199254740993',
+    '123456789012345678901234567890',
+    '1e400',
+    '-1e400',
+    '-0',
+    '[1, 9007199254740993]',
+    '{"n": -0}',
+  ])('the id %s cannot be echoed exactly and is refused with an error that says so', async (id) => {
+    expect(JSON.parse((await send(`{"id": ${id}, "type": "ping"}`))!)).toEqual({
+      error:
+        "Field 'id' holds a number that cannot be echoed exactly (an integer beyond 2^53-1, " +
+        'an infinite number or -0): send it as a string.',
+    });
+  });
+
+  test('a message nested deeper than 100 levels is refused with a clear error, not an internal one', async () => {
+    const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+    // 60,000 levels overflow JSON.stringify's stack; the reply never gets that far.
+    expect(await send(`{"id": 1, "type": "ping", "data": ${nested(60_000)}}`)).toBe(
+      '{"error":"Message nested deeper than 100 levels."}',
+    );
+    expect(await send(`{"id": 1, "type": "ping", "data": ${nested(100)}}`)).toBe(
+      '{"error":"Message nested deeper than 100 levels."}',
+    );
+    expect(await send(`{"id": 1, "type": "ping", "data": {"x": ${nested(98)}}}`)).toBe(
+      `{"id":1,"type":"pong","data":{"x":${nested(98)}}}`,
+    );
+  });
+
+  test('a reply over 128 KB, which API Gateway would not deliver, is answered with an error the client can match', async () => {
+    const data = { text: 'x'.repeat(128 * 1024 - 40) };
+    expect(await send(JSON.stringify({ id: 1, type: 'ping', data }))).toBe(
+      '{"id":1,"type":"ping","error":"Message too large: API Gateway delivers at most 131072 bytes."}',
+    );
+    const fits = { text: 'x'.repeat(128 * 1024 - 60) };
+    const reply = JSON.parse((await send(JSON.stringify({ id: 1, type: 'ping', data: fits })))!) as {
+      type: string;
+      data: { text: string };
+    };
+    expect([reply.type, reply.data.text.length]).toEqual(['pong', fits.text.length]);
+  });
 });

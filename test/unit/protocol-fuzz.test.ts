@@ -18,8 +18,20 @@ async function answer(body: string): Promise<Record<string, unknown>> {
 
 function isUsableRequest(value: unknown): value is { id: unknown; type: unknown } {
   return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && 'id' in value && 'type' in value
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    'id' in value &&
+    'type' in value &&
+    numbersIn(value.id).every((n) => Number.isFinite(n) && !Object.is(n, -0) && Math.abs(n) < 2 ** 53)
   );
+}
+
+/** Every number in a JSON value: an id's must survive JSON.stringify as the client wrote them (PROTOCOL.md §1). */
+function numbersIn(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.values(value).flatMap(numbersIn);
 }
 
 async function checkReplyTo(body: string): Promise<void> {

@@ -34,6 +34,18 @@ describe('subscribe refusals', () => {
     expect(reply).toBe('{"id":5,"type":"subscribe","error":"Not allowed to subscribe to this group."}');
   });
 
+  test('a group name over 1,024 bytes is a bad request with a clear error, and nothing is stored', async () => {
+    const handler = handlerWith(({ defaultName }) => defaultName);
+    const request = { id: 7, type: 'subscribe', data: { type: 'note', id: 'x'.repeat(1020) } };
+    for (const type of ['subscribe', 'unsubscribe']) {
+      expect(JSON.parse((await roundTrip(handler, JSON.stringify({ ...request, type })))!)).toEqual({
+        id: 7,
+        type,
+        error: 'A group name has at most 1024 bytes; this one has 1025.',
+      });
+    }
+  });
+
   test('a HandlerError from it is the reply', async () => {
     const handler = handlerWith(() => {
       throw new HandlerError('Token expired.');
