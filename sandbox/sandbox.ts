@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { FunctionConfig, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
@@ -8,6 +7,7 @@ import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
 import { localLambdaEnvironment, LOCAL_REGION } from './aws-local';
+import { createBuildDirectory } from './build-directory';
 import type { DeadLetter } from './dead-letter-queue';
 import { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { DynamoDbLocal } from './dynamodb-local';
@@ -180,13 +180,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     parts.gateway = gateway;
     await gateway.listen();
 
-    const buildDirectory = join(
-      projectRoot,
-      'node_modules',
-      '.cache',
-      'rohrpost-sandbox',
-      randomBytes(6).toString('hex'),
-    );
+    const buildDirectory = createBuildDirectory(projectRoot);
     parts.buildDirectory = buildDirectory;
     const environmentWith = (labels: string[]) =>
       functionEnvironment({

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestSocket } from '../support/socket';
 import { eventually } from '../support/recording-reporter';
@@ -36,6 +37,9 @@ async function startCli(...args: string[]): Promise<Started> {
   if (!websocketUrl || !dynamodbPort) throw new Error(`the sandbox did not start:\n${output}`);
   return { child, output: () => output, websocketUrl, dynamodbPort };
 }
+
+const buildParent = join(root, 'node_modules', '.cache', 'rohrpost-sandbox');
+const buildFolders = () => readdirSync(buildParent).map((name) => join(buildParent, name));
 
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) =>
@@ -76,14 +80,22 @@ describe('npm start', () => {
     );
   }, 60_000);
 
-  test('even SIGKILL leaves no Java process behind', async () => {
+  test('even SIGKILL leaves no Java process behind, and the next start removes its bundles', async () => {
     const started = await startCli('--quiet');
     const java = processesMatching(`DynamoDBLocal.jar.*-port ${started.dynamodbPort}`);
     expect(java).not.toEqual([]);
+    const bundles = join(buildParent, `${started.child.pid}-`);
+    expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(true);
     started.child.kill('SIGKILL');
     await exited(started.child);
     await eventually(() => java.every((pid) => !isRunning(pid)), 10_000);
-  }, 60_000);
+    expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(true);
+
+    const next = await startCli('--quiet');
+    expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(false);
+    next.child.kill('SIGTERM');
+    await exited(next.child);
+  }, 90_000);
 
   test('--help explains the options', () => {
     const help = spawnSync(...node(['--help']), { cwd: root, encoding: 'utf8' });
