@@ -26,6 +26,8 @@ Options:
   --dynamodb-port <n>        DynamoDB Local's port (default: a free one)
   --dynamodb-endpoint <url>  use the DynamoDB at this URL instead of starting DynamoDB Local
   --stage <name>             API Gateway stage name (default local)
+  --connection-rate <n>      new connections a second before handshakes are refused with 429, as
+                             API Gateway's account quota (default 500; 0 for no limit)
   --quiet                    log only failures, not every frame and invocation
   --no-watch                 do not reload functions when their source files change
   -h, --help                 show this help
@@ -38,6 +40,7 @@ function parseOptions() {
       'dynamodb-port': { type: 'string' },
       'dynamodb-endpoint': { type: 'string' },
       stage: { type: 'string', default: 'local' },
+      'connection-rate': { type: 'string', default: '500' },
       quiet: { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -51,8 +54,15 @@ function parseOptions() {
     }
     return number;
   };
+  const rate = Number(values['connection-rate']);
+  if (!Number.isInteger(rate) || rate < 0) {
+    throw new Error(
+      `--connection-rate must be a whole number of connections a second, not '${values['connection-rate']}'.`,
+    );
+  }
   return {
     help: values.help,
+    newConnectionsPerSecond: rate === 0 ? Infinity : rate,
     port: port('port', values.port)!,
     dynamodb: values['dynamodb-endpoint']
       ? { endpoint: values['dynamodb-endpoint'] }
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
       stage: options.stage,
       dynamodb: options.dynamodb,
       watch: options.watch,
+      limits: { newConnectionsPerSecond: options.newConnectionsPerSecond },
       reporter: consoleReporter({ quiet: options.quiet, color }),
     });
   } catch (error) {

@@ -11,6 +11,7 @@ import { localSignatureVerifier } from './aws-local';
 import type { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { ConnectionDetails, HandshakeDetails } from './events';
 import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
+import { ConnectionRate } from './connection-rate';
 import { FrameSizeGuard } from './frame-guard';
 import { FunctionError } from './local-function';
 import type { ConnectionInfo, ManagedConnections } from './management-api';
@@ -25,6 +26,8 @@ export interface GatewayLimits {
   readonly idleTimeoutMs: number;
   readonly maxConnectionMs: number;
   readonly integrationTimeoutMs: number;
+  /** Handshakes a second before API Gateway answers 429; `Infinity` for no limit. */
+  readonly newConnectionsPerSecond: number;
 }
 
 /** Something the gateway can invoke: a local Lambda function. */
@@ -97,8 +100,10 @@ export class Gateway implements ManagedConnections {
   private functions: GatewayFunctions | undefined;
   private postFailures: number[] = [];
   private readonly signatures = localSignatureVerifier('execute-api');
+  private readonly connectionRate: ConnectionRate;
 
   constructor(private readonly options: GatewayOptions) {
+    this.connectionRate = new ConnectionRate(options.limits.newConnectionsPerSecond);
     this.sockets = new WebSocketServer({
       noServer: true,
       maxPayload: options.limits.maxMessageBytes,
@@ -223,6 +228,10 @@ export class Gateway implements ManagedConnections {
     if (!this.isWebSocketPath(request.url)) return reject(socket, 403);
     const functions = this.functions;
     if (!functions) return reject(socket, 503);
+    if (!this.connectionRate.take()) {
+      reporter.refused(429, `over ${this.options.limits.newConnectionsPerSecond} new connections a second`);
+      return reject(socket, 429);
+    }
 
     const handshake = handshakeOf(request, socket);
     const details: ConnectionDetails = {

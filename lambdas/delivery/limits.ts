@@ -8,6 +8,8 @@ export const ApiGatewayLimits = {
   idleTimeoutMs: 10 * 60 * 1000,
   /** No connection lives longer than this. */
   maxConnectionMs: 2 * 60 * 60 * 1000,
+  /** New connections a second, per account and region (adjustable with AWS); more are refused with 429. */
+  newConnectionsPerSecond: 500,
   /** API Gateway gives up on an integration after this long. */
   integrationTimeoutMs: 29 * 1000,
 } as const;
