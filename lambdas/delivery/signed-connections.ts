@@ -4,6 +4,9 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
+import { StandardRetryStrategy } from '@smithy/core/retry';
+import type { RetryErrorType } from '@smithy/types';
+import { ClockOffset } from './clock-offset';
 import { Deadlines } from './deadlines';
 import { RequestSigner } from './sigv4';
 
@@ -27,15 +30,20 @@ export interface SignedConnectionsOptions {
   readonly maxSockets?: number;
   /** Tries per request when the API throttles (429) or fails (5xx, network). @default 5 */
   readonly maxAttempts?: number;
+  /** This machine's clock, corrected by the API's `Date` header when it is off. @default Date.now */
+  readonly clock?: () => number;
   /** A request that takes longer is abandoned and tried again. @default 10000 */
   readonly timeoutMs?: number;
   /** Where credentials come from. @default the SDK's default chain (in Lambda, the function's role) */
   readonly credentials?: () => Promise<ResolvedCredentials>;
 }
 
-const RETRYABLE = new Set([429, 500, 502, 503, 504]);
-const BACKOFF_BASE_MS = 100;
-const BACKOFF_CAP_MS = 2_000;
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+const THROTTLING_ERROR_TYPES = new Set([
+  'LimitExceededException',
+  'TooManyRequestsException',
+  'ThrottlingException',
+]);
 /** Credentials this close to expiring are resolved again, as the SDK's own refresh window. */
 const CREDENTIALS_REFRESH_MS = 5 * 60 * 1000;
 
@@ -57,13 +65,15 @@ export class SignedConnections implements Connections {
   /** The headers of the last payload posted: a fan-out posts one payload to every member. */
   private postHeaders: { body: string; headers: Record<string, string> } | undefined;
   private readonly deleteHeaders: Record<string, string>;
-  private readonly maxAttempts: number;
+  private readonly retries: StandardRetryStrategy;
+  private readonly clock: ClockOffset;
   private readonly deadlines: Deadlines;
 
   constructor(endpoint: string, options: SignedConnectionsOptions = {}) {
     this.url = new URL(endpoint);
     this.basePath = `${this.url.pathname.replace(/\/$/, '')}/@connections/`;
-    this.maxAttempts = options.maxAttempts ?? 5;
+    this.retries = new StandardRetryStrategy(options.maxAttempts ?? 5);
+    this.clock = new ClockOffset(options.clock);
     const secure = this.url.protocol === 'https:';
     this.deadlines = new Deadlines(options.timeoutMs ?? 10_000);
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 50 };
@@ -97,7 +107,13 @@ export class SignedConnections implements Connections {
     return this.postHeaders.headers;
   }
 
-  /** Sends until the API answers with success or 410; returns the status. */
+  /**
+   * Sends until the API answers with success or 410, and returns the status. Throttling (429),
+   * server errors (5xx), network errors, timeouts and a signature refused because of this
+   * machine's clock are retried as the SDK's standard retry strategy retries them, from the
+   * same budget: one instance's posts cannot turn throttling into a retry storm. Anything
+   * else (a 4xx, credentials that cannot be resolved) is thrown at once.
+   */
   private async request(
     method: 'POST' | 'DELETE',
     connectionId: string,
@@ -105,22 +121,33 @@ export class SignedConnections implements Connections {
     body: string,
   ): Promise<number> {
     const path = this.basePath + encodeURIComponent(connectionId);
-    for (let attempt = 1; ; attempt++) {
+    const signer = this.signer ?? (await this.createSigner());
+    let token = await this.retries.acquireInitialRetryToken('');
+    for (;;) {
+      const credentials = this.freshCredentials() ?? (await this.resolveCredentials());
+      const offset = this.clock.offset;
+      const signature = signer.sign({ method, path, headers, body }, credentials, this.clock.date());
       let failure: Error;
+      let errorType: RetryErrorType;
       try {
-        const signer = this.signer ?? (await this.createSigner());
-        const credentials = this.freshCredentials() ?? (await this.resolveCredentials());
-        const signature = signer.sign({ method, path, headers, body }, credentials);
+        const sentAt = Date.now();
         const answer = await this.attempt(method, path, { ...headers, ...signature }, body);
-        if (answer.status < 300 || answer.status === 410) return answer.status;
+        this.clock.observe(answer.date, Date.now() - sentAt);
+        if (answer.status < 300 || answer.status === 410) {
+          this.retries.recordSuccess(token);
+          return answer.status;
+        }
         failure = new ManagementApiError(answer.status, answer.errorType, answer.message);
+        errorType = retryErrorType(answer.status, answer.errorType, this.clock.corrected(offset));
       } catch (error) {
-        failure = error as Error; // a network error or a timeout: worth another try
+        failure = error as Error; // the request failed on the network or timed out
+        errorType = 'TRANSIENT';
       }
-      const retryable = !(failure instanceof ManagementApiError) || RETRYABLE.has(failure.status);
-      if (!retryable || attempt >= this.maxAttempts) throw failure;
-      const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+      try {
+        token = await this.retries.refreshRetryTokenForRetry(token, { errorType });
+      } catch {
+        throw failure; // not retryable, out of attempts, or out of the retry budget
+      }
     }
   }
 
@@ -141,14 +168,15 @@ export class SignedConnections implements Connections {
   }
 
   private attempt(method: string, path: string, headers: Record<string, string>, body: string) {
-    return new Promise<{ status: number; errorType: string; message: string }>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       const outgoing = this.send(
         { agent: this.agent, method, hostname: this.url.hostname, port: this.url.port, path, headers },
         (response: IncomingMessage) => {
           const status = response.statusCode ?? 0;
+          const date = response.headers.date;
           response.on('error', reject);
           if (status < 300 || status === 410) {
-            response.on('end', () => resolve({ status, errorType: '', message: '' }));
+            response.on('end', () => resolve({ status, date, errorType: '', message: '' }));
             response.resume();
             return;
           }
@@ -157,6 +185,7 @@ export class SignedConnections implements Connections {
           response.on('end', () =>
             resolve({
               status,
+              date,
               errorType: String(response.headers['x-amzn-errortype'] ?? '').split(':')[0] ?? '',
               message: Buffer.concat(chunks).toString('utf8').slice(0, 500),
             }),
@@ -170,6 +199,21 @@ export class SignedConnections implements Connections {
       outgoing.end(body);
     });
   }
+}
+
+interface Answer {
+  readonly status: number;
+  /** The `Date` header: the API's clock. */
+  readonly date: string | undefined;
+  readonly errorType: string;
+  readonly message: string;
+}
+
+/** How the SDK's retry strategy treats a failed request: only throttling and transient errors are retried. */
+function retryErrorType(status: number, errorType: string, clockCorrected: boolean): RetryErrorType {
+  if (status === 429 || THROTTLING_ERROR_TYPES.has(errorType)) return 'THROTTLING';
+  if (TRANSIENT_STATUSES.has(status) || clockCorrected) return 'TRANSIENT';
+  return status >= 500 ? 'SERVER_ERROR' : 'CLIENT_ERROR';
 }
 
 const byEndpoint = new Map<string, SignedConnections>();

@@ -150,6 +150,12 @@ describe("the sandbox's management API", () => {
     const signed = new SignedConnections(fixture.sandbox.managementEndpoint);
     await signed.post(connectionId, '{"type":"signed"}');
     expect(await socket.next()).toBe('{"type":"signed"}');
+    // A clock half an hour off is refused once, then corrected from the sandbox's Date header.
+    const skewed = new SignedConnections(fixture.sandbox.managementEndpoint, {
+      clock: () => Date.now() + 30 * 60_000,
+    });
+    await skewed.post(connectionId, '{"type":"skewed"}');
+    expect(await socket.next()).toBe('{"type":"skewed"}');
 
     let attempts = 0;
     const forged = new SignedConnections(fixture.sandbox.managementEndpoint, {

@@ -165,4 +165,50 @@ describe('SignedConnections', () => {
     await new SignedConnections(endpoint, { timeoutMs: 200 }).post('c', 'x');
     expect(received).toHaveLength(2);
   });
+
+  test("a skewed clock costs one refused request: the API's Date header corrects it, as the SDK does", async () => {
+    // As API Gateway: a signature more than 5 minutes away from the server's time is refused.
+    answer = (request, response) => {
+      const date = request.headers['x-amz-date'] as string;
+      const signedAt = Date.parse(
+        `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
+      );
+      if (Math.abs(signedAt - Date.now()) > 5 * 60_000)
+        return fail(403, 'InvalidSignatureException')(request, response);
+      response.end();
+    };
+    const skewed = new SignedConnections(endpoint, { clock: () => Date.now() - 20 * 60_000 });
+    await skewed.post('a', 'x');
+    expect(received).toHaveLength(2);
+    await skewed.post('b', 'x');
+    expect(received).toHaveLength(3);
+  });
+
+  test('a 403 with a clock that is right is not retried', async () => {
+    answer = fail(403, 'InvalidSignatureException');
+    await expect(new SignedConnections(endpoint).post('c', 'x')).rejects.toMatchObject({ status: 403 });
+    expect(received).toHaveLength(1);
+  });
+
+  test('retries come from a budget: when an API keeps failing, later posts are not retried at all', async () => {
+    answer = fail(503, 'ServiceUnavailable');
+    const connections = new SignedConnections(endpoint, { maxAttempts: 2 });
+    const requestsPerPost: number[] = [];
+    for (let post = 0; post < 60; post++) {
+      const before = received.length;
+      await expect(connections.post(`c${post}`, 'x')).rejects.toMatchObject({ status: 503 });
+      requestsPerPost.push(received.length - before);
+    }
+    expect(requestsPerPost[0]).toBe(2);
+    expect(requestsPerPost.slice(-10)).toEqual(Array(10).fill(1));
+  });
+
+  test('a failure that is neither a network nor an HTTP error is not retried', async () => {
+    let calls = 0;
+    const broken = new SignedConnections(endpoint, {
+      credentials: () => (calls++, Promise.reject(new Error('no credentials here'))),
+    });
+    await expect(broken.post('c', 'x')).rejects.toThrow('no credentials here');
+    expect([calls, received.length]).toEqual([1, 0]);
+  });
 });
