@@ -3,8 +3,10 @@ module.exports = {
   // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
   testEnvironment: '<rootDir>/test/support/environment.cjs',
   roots: ['<rootDir>/test'],
+  // jose is published as ES modules only: swc turns it into CommonJS, as it does the tests.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   transform: {
-    '^.+\\.ts$': [
+    '^.+\\.(ts|js)$': [
       '@swc/jest',
       {
         jsc: {

@@ -3,6 +3,15 @@ import { defineConfig } from './lambdas/config';
 /** The one configuration the CDK app deploys and `npm start` runs locally. */
 export default defineConfig({
   websocket: { entry: 'lambdas/websocket.ts' },
+  // Sign-in with Cognito (or any OIDC provider): every connection then needs a token. Locally,
+  // `npm run token -- alice` mints one (README, "Who may connect").
+  // authorizer: {
+  //   jwt: {
+  //     issuer: 'https://cognito-idp.<region>.amazonaws.com/<user pool id>',
+  //     audience: '<app client id>',
+  //     claims: ['sub', 'email'],
+  //   },
+  // },
   notifications: {
     entry: 'lambdas/notify.ts',
     // What a reconnecting client can recover: the last 100 messages of a group, for an hour.

@@ -2,7 +2,7 @@
  * The project's one configuration: the tables and function entries that the CDK app deploys
  * and the local sandbox emulates. `rohrpost.config.ts` at the project root is written with it.
  */
-import type { HistorySettings } from './environment';
+import type { HistorySettings, JwtSettings } from './environment';
 import { groupNameProblem } from './protocol/group-name';
 
 export type AttributeType = 'string' | 'number' | 'binary';
@@ -127,11 +127,39 @@ export interface AuthorizerConfig extends FunctionConfig {
   readonly identitySource?: readonly string[];
 }
 
+/** JSON Web Tokens from a Cognito user pool or an OIDC provider, checked on `$connect`. */
+export interface JwtConfig {
+  /** The `iss` claim: `https://cognito-idp.<region>.amazonaws.com/<user pool id>`, or an OIDC issuer. */
+  readonly issuer: string;
+  /** Where the issuer publishes its signing keys. @default `<issuer>/.well-known/jwks.json` (Cognito's, Auth0's) */
+  readonly jwksUri?: string;
+  /** Accepted `aud` values: an ID token's app client id. @default none; give this or clientId */
+  readonly audience?: string | readonly string[];
+  /** Accepted `client_id` values: a Cognito access token has no `aud`. @default none; give this or audience */
+  readonly clientId?: string | readonly string[];
+  /** The query parameter that carries the token (browsers cannot set headers on a WebSocket). @default 'token' */
+  readonly queryParameter?: string;
+  /** Claims handlers receive in `context.identity`, beside `principalId` (the `sub`). @default ['sub'] */
+  readonly claims?: readonly string[];
+  /** Accepted signature algorithms; only asymmetric ones. @default ['RS256', 'ES256'] */
+  readonly algorithms?: readonly JwtAlgorithm[];
+}
+
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** The built-in authorizer: JWTs checked with `jose`, configured by `jwt`. */
+export interface JwtAuthorizerConfig extends Omit<FunctionConfig, 'entry'> {
+  readonly jwt: JwtConfig;
+}
+
 export interface RohrpostConfig {
   /** The websocket function, serving `$connect`, `$disconnect` and `$default`. @default { entry: 'lambdas/websocket.ts' } */
   readonly websocket?: FunctionConfig;
-  /** An authorizer that turns credentials into the connection's identity. @default none */
-  readonly authorizer?: AuthorizerConfig;
+  /**
+   * Who is connecting: `{ jwt: {...} }` for the built-in JWT check, or your own authorizer
+   * function that turns credentials into the connection's identity. @default none
+   */
+  readonly authorizer?: AuthorizerConfig | JwtAuthorizerConfig;
   /** The application's tables, by label: the label names the table in handlers and notifications. @default none */
   readonly tables?: Readonly<Record<string, ApplicationTableConfig>>;
   /** The notification function, fed by the streams of the tables with `notifications`. @default { entry: 'lambdas/notify.ts' } */
@@ -142,7 +170,12 @@ export interface RohrpostConfig {
 export interface ResolvedConfig {
   readonly websocket: Required<FunctionConfig>;
   readonly authorizer:
-    (Required<FunctionConfig> & { readonly identitySource: readonly string[] }) | undefined;
+    | (Required<FunctionConfig> & {
+        readonly identitySource: readonly string[];
+        /** The built-in JWT check's settings; `undefined` for an authorizer of your own. */
+        readonly jwt: JwtSettings | undefined;
+      })
+    | undefined;
   readonly tables: Readonly<Record<string, ApplicationTableConfig>>;
   readonly notifications: Required<FunctionConfig> &
     Required<Omit<NotificationsConfig, keyof FunctionConfig | 'history'>> & {
@@ -152,6 +185,20 @@ export interface ResolvedConfig {
 }
 
 const DEFAULT_IDENTITY_SOURCE = ['route.request.querystring.token'] as const;
+const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+/** The built-in authorizer's module, relative to the project root. */
+export const JWT_AUTHORIZER_ENTRY = 'lambdas/runtime/jwt-authorizer.ts';
 
 /** Checks a configuration and applies its defaults; a mistake is an error that says what to fix. */
 export function defineConfig(config: RohrpostConfig): ResolvedConfig {
@@ -203,10 +250,7 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
   const history = notifications.history === false ? undefined : (notifications.history ?? {});
   return {
     websocket: resolveFunction(config.websocket ?? { entry: 'lambdas/websocket.ts' }, 29),
-    authorizer: config.authorizer && {
-      ...resolveFunction(config.authorizer, 10),
-      identitySource: config.authorizer.identitySource ?? DEFAULT_IDENTITY_SOURCE,
-    },
+    authorizer: config.authorizer && resolveAuthorizer(config.authorizer),
     tables: config.tables ?? {},
     notifications: {
       ...resolveFunction({ entry: 'lambdas/notify.ts', ...notifications }, 60),
@@ -227,6 +271,62 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
         ),
       },
     },
+  };
+}
+
+function resolveAuthorizer(config: AuthorizerConfig | JwtAuthorizerConfig): ResolvedConfig['authorizer'] {
+  if (!('jwt' in config)) {
+    return {
+      ...resolveFunction(config, 10),
+      identitySource: config.identitySource ?? DEFAULT_IDENTITY_SOURCE,
+      jwt: undefined,
+    };
+  }
+  const jwt = resolveJwt(config.jwt);
+  return {
+    ...resolveFunction({ ...config, entry: JWT_AUTHORIZER_ENTRY }, 10),
+    identitySource: [`route.request.querystring.${jwt.queryParameter}`],
+    jwt,
+  };
+}
+
+function resolveJwt(jwt: JwtConfig): JwtSettings {
+  const list = (value: string | readonly string[] | undefined) =>
+    value === undefined ? [] : typeof value === 'string' ? [value] : [...value];
+  if (typeof jwt.issuer !== 'string' || !/^\S+$/.test(jwt.issuer)) {
+    throw new Error(
+      "authorizer.jwt.issuer is the tokens' `iss`, like https://cognito-idp.<region>.amazonaws.com/<pool id>.",
+    );
+  }
+  const audience = list(jwt.audience);
+  const clientId = list(jwt.clientId);
+  if (audience.length + clientId.length === 0) {
+    throw new Error(
+      'authorizer.jwt needs an audience or a clientId: without one, a token the issuer made for any other ' +
+        'application would be accepted.',
+    );
+  }
+  const algorithms = jwt.algorithms ?? ['RS256', 'ES256'];
+  const unsupported = algorithms.filter(
+    (algorithm) => !(JWT_ALGORITHMS as readonly string[]).includes(algorithm),
+  );
+  if (algorithms.length === 0 || unsupported.length > 0) {
+    throw new Error(
+      `authorizer.jwt.algorithms takes asymmetric algorithms only: ${JWT_ALGORITHMS.join(', ')}.`,
+    );
+  }
+  const queryParameter = jwt.queryParameter ?? 'token';
+  if (!/^[A-Za-z0-9_.-]+$/.test(queryParameter)) {
+    throw new Error(`authorizer.jwt.queryParameter '${queryParameter}' is not a query parameter name.`);
+  }
+  return {
+    issuer: jwt.issuer,
+    jwksUri: jwt.jwksUri ?? `${jwt.issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+    audience,
+    clientId,
+    queryParameter,
+    claims: [...(jwt.claims ?? ['sub'])],
+    algorithms: [...algorithms],
   };
 }
 

@@ -13,6 +13,8 @@ export const EnvironmentVariables = {
   history: 'ROHRPOST_HISTORY',
   /** URL of the SQS queue that changes which can never be notified are sent to. */
   deadLetterQueueUrl: 'ROHRPOST_DEAD_LETTER_QUEUE_URL',
+  /** JSON `JwtSettings`, for the built-in JWT authorizer. */
+  jwt: 'ROHRPOST_JWT',
 } as const;
 
 type VariableName = (typeof EnvironmentVariables)[keyof typeof EnvironmentVariables];
@@ -27,6 +29,19 @@ export interface HistorySettings {
   readonly recordLifetimeSeconds: number;
 }
 
+/** What the built-in JWT authorizer checks (rohrpost.config.ts's `authorizer.jwt`, defaults applied). */
+export interface JwtSettings {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  /** Accepted `aud` values; a token passes with one of these or one of `clientId`. */
+  readonly audience: readonly string[];
+  /** Accepted `client_id` values. */
+  readonly clientId: readonly string[];
+  readonly queryParameter: string;
+  readonly claims: readonly string[];
+  readonly algorithms: readonly string[];
+}
+
 export interface FunctionEnvironment {
   readonly managementEndpoint: string;
   readonly membershipTable: string;
@@ -36,6 +51,8 @@ export interface FunctionEnvironment {
   readonly history?: HistorySettings;
   /** @default none */
   readonly deadLetterQueueUrl?: string;
+  /** @default none */
+  readonly jwt?: JwtSettings;
 }
 
 /** The variables for a function; values may be CDK tokens. */
@@ -48,6 +65,7 @@ export function functionEnvironment(values: FunctionEnvironment): Record<string,
     ...(values.deadLetterQueueUrl && {
       [EnvironmentVariables.deadLetterQueueUrl]: values.deadLetterQueueUrl,
     }),
+    ...(values.jwt && { [EnvironmentVariables.jwt]: JSON.stringify(values.jwt) }),
   };
 }
 

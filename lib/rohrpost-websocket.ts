@@ -18,7 +18,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { ApplicationTableConfig, FunctionConfig, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
-import type { HistorySettings } from '../lambdas/environment';
+import type { HistorySettings, JwtSettings } from '../lambdas/environment';
 import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
@@ -179,9 +179,14 @@ export class RohrpostWebSocket extends Construct {
 
     const integration = new WebSocketLambdaIntegration('Handler', this.websocketFunction);
     if (config.authorizer) {
+      // API Gateway caches no authorizer results for WebSocket APIs: each $connect runs it. The
+      // JWT check keeps the issuer's keys for the instance's life, so it costs no request.
       this.authorizerFunction = this.function('Authorizer', config.authorizer, {
         tableLabels: [],
-        description: 'rohrpost: who is connecting',
+        jwt: config.authorizer.jwt,
+        description: config.authorizer.jwt
+          ? 'rohrpost: JWT check on $connect'
+          : 'rohrpost: who is connecting',
       });
       this.api.addRoute('$connect', {
         integration,
@@ -312,6 +317,7 @@ export class RohrpostWebSocket extends Construct {
       tableLabels: string[];
       history?: HistorySettings;
       deadLetterQueueUrl?: string;
+      jwt?: JwtSettings;
       description: string;
     },
   ): NodejsFunction {
@@ -345,6 +351,7 @@ export class RohrpostWebSocket extends Construct {
           ),
           history: options.history,
           deadLetterQueueUrl: options.deadLetterQueueUrl,
+          jwt: options.jwt,
         }),
         // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',

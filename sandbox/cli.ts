@@ -111,7 +111,11 @@ async function main(): Promise<void> {
       (sandbox.pageUrl ? `  Demo page       ${sandbox.pageUrl}   (open it in two tabs)\n` : '') +
       `  WebSocket       ${sandbox.websocketUrl}\n` +
       `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
-      `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n\n` +
+      `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n` +
+      (sandbox.localIssuer
+        ? `  JWT issuer      local, in place of authorizer.jwt's: npm run token -- alice\n`
+        : '') +
+      '\n' +
       `  Try it: npm run client, then type {"id": 1, "type": "ping"}\n` +
       `  ${options.watch ? 'Saved changes to the functions reload them. ' : ''}Stop with Ctrl-C.\n\n`,
   );

@@ -8,7 +8,6 @@ import type { WebSocketAuthorizerResult } from '../lambdas/runtime/authorizer';
 import type { AuthorizerContext, WebSocketResult } from '../lambdas/runtime/websocket-event';
 import { policyAllows } from './authorizer-policy';
 import { localSignatureVerifier } from './aws-local';
-import type { LocalDeadLetterQueue } from './dead-letter-queue';
 import type { ConnectionDetails, HandshakeDetails } from './events';
 import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
 import { ConnectionRate } from './connection-rate';
@@ -28,6 +27,11 @@ export interface GatewayLimits {
   readonly integrationTimeoutMs: number;
   /** Handshakes a second before API Gateway answers 429; `Infinity` for no limit. */
   readonly newConnectionsPerSecond: number;
+}
+
+/** An HTTP service on the gateway's port: `serve` answers a request and returns true, or returns false having written nothing. */
+export interface HttpService {
+  serve(request: IncomingMessage, response: ServerResponse): boolean;
 }
 
 /** Something the gateway can invoke: a local Lambda function. */
@@ -60,8 +64,8 @@ export interface GatewayOptions {
   readonly region: string;
   readonly limits: GatewayLimits;
   readonly reporter: GatewayReporter;
-  /** The stack's dead-letter queue, served on the same port. @default none */
-  readonly deadLetterQueue?: LocalDeadLetterQueue;
+  /** Local stand-ins for other AWS services (the dead-letter queue, an identity provider's keys), asked in turn on the same port. @default none */
+  readonly services?: readonly HttpService[];
   /** A web page served at the root URL, on the same port. @default none */
   readonly page?: PageServer;
 }
@@ -208,7 +212,7 @@ export class Gateway implements ManagedConnections {
       response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': errorType });
       return void response.end(JSON.stringify({ message: STATUS_CODES[status] }));
     }
-    if (this.options.deadLetterQueue?.serve(request, response)) return;
+    if (this.options.services?.some((service) => service.serve(request, response))) return;
     if (serveManagementApi(request, response, this, this.signatures)) return;
     if (this.options.page?.serve(request, response)) return;
     if (this.isWebSocketPath(request.url)) {

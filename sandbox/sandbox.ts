@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { FunctionConfig, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
+import type { JwtSettings } from '../lambdas/environment';
 import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { membershipTableDefinition } from '../lambdas/storage/membership-table';
@@ -16,6 +17,7 @@ import type { GatewayLimits, GatewayReporter } from './gateway';
 import { Gateway } from './gateway';
 import type { FunctionReporter } from './local-function';
 import { LocalFunction } from './local-function';
+import { LocalIssuer } from './local-issuer';
 import { PageServer } from './page-server';
 import type { StreamReporter } from './stream-poller';
 import { StreamPoller } from './stream-poller';
@@ -62,6 +64,8 @@ export interface Sandbox {
   /** The groups' history table; `undefined` when no group keeps a history. */
   readonly historyTable: string | undefined;
   readonly gateway: Gateway;
+  /** The identity provider standing in for the configured one, when `authorizer.jwt` is set. */
+  readonly localIssuer: LocalIssuer | undefined;
   /** Stream records set aside: on AWS they would be in the dead-letter queue. */
   readonly deadLetters: readonly DeadLetter[];
   /** Stops everything the sandbox started, DynamoDB Local included. */
@@ -166,6 +170,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       parts.deadLetters.push(letter);
       reporter.deadLettered(letter);
     });
+    const localIssuer =
+      config.authorizer?.jwt && (await LocalIssuer.load(projectRoot, config.authorizer.jwt));
     const gateway = new Gateway({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 3001,
@@ -174,7 +180,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       region: LOCAL_REGION,
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
-      deadLetterQueue,
+      services: localIssuer ? [deadLetterQueue, localIssuer] : [deadLetterQueue],
       page: parts.page,
     });
     parts.gateway = gateway;
@@ -182,15 +188,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const buildDirectory = createBuildDirectory(projectRoot);
     parts.buildDirectory = buildDirectory;
-    const environmentWith = (labels: string[]) =>
+    const environmentWith = (labels: string[], jwt: JwtSettings | undefined) =>
       functionEnvironment({
         managementEndpoint: gateway.managementEndpoint,
         membershipTable: membershipTable.tableName,
         tableNames: Object.fromEntries(labels.map((label) => [label, tableNames[label]!])),
         history: historyTable === undefined ? undefined : historySettings(config, historyTable),
         deadLetterQueueUrl: LocalDeadLetterQueue.url(gateway.origin),
+        jwt,
       });
-    const startFunction = async (name: string, fn: Required<FunctionConfig>, labels: string[]) => {
+    const startFunction = async (
+      name: string,
+      fn: Required<FunctionConfig>,
+      labels: string[],
+      jwt?: JwtSettings,
+    ) => {
       const started = await LocalFunction.start({
         name,
         entry: resolve(projectRoot, fn.entry),
@@ -204,7 +216,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
             dynamodbEndpoint,
             sqsEndpoint: gateway.origin,
           }),
-          ...environmentWith(labels),
+          ...environmentWith(labels, jwt),
         },
         buildDirectory,
         watch: options.watch ?? false,
@@ -214,7 +226,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       return started;
     };
     const websocket = await startFunction('websocket', config.websocket, handlerTableLabels(config));
-    const authorizer = config.authorizer && (await startFunction('authorizer', config.authorizer, []));
+    // There is no Cognito locally: the authorizer trusts the sandbox's own issuer instead.
+    const authorizer =
+      config.authorizer &&
+      (await startFunction('authorizer', config.authorizer, [], localIssuer?.settingsAt(gateway.origin)));
     gateway.attach({
       websocket,
       authorizer: authorizer && { function: authorizer, identitySource: config.authorizer.identitySource },
@@ -244,6 +259,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       tableNames,
       historyTable,
       gateway,
+      localIssuer,
       get deadLetters() {
         return [...parts.pollers.flatMap((poller) => poller.deadLetters), ...parts.deadLetters];
       },

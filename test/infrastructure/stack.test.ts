@@ -478,6 +478,38 @@ describe('the CDK stack with other configurations', () => {
     });
   });
 
+  test('authorizer.jwt deploys the built-in JWT check on $connect, told its settings, with no data access', () => {
+    const synthesized = synthesize(
+      defineConfig({
+        authorizer: {
+          jwt: {
+            issuer: 'https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example',
+            clientId: 'app-client',
+            queryParameter: 'access_token',
+          },
+        },
+      }),
+    );
+    synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      IdentitySource: ['route.request.querystring.access_token'],
+    });
+    const authorizer = functionId(synthesized, 'JWT check');
+    const variables = (
+      resourceOf(synthesized, authorizer).Properties.Environment as { Variables: Record<string, string> }
+    ).Variables;
+    expect(JSON.parse(variables.ROHRPOST_JWT!)).toEqual({
+      issuer: 'https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example',
+      jwksUri: 'https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example/.well-known/jwks.json',
+      audience: [],
+      clientId: ['app-client'],
+      queryParameter: 'access_token',
+      claims: ['sub'],
+      algorithms: ['RS256', 'ES256'],
+    });
+    expect(JSON.stringify(statementsOf(synthesized, authorizer))).not.toMatch(/dynamodb|execute-api|sqs/);
+  });
+
   test('without notifying tables there is no notification function, queue, event source or history', () => {
     const synthesized = synthesize(defineConfig({}));
     expect(resourcesOf(synthesized, 'AWS::Lambda::Function')).toHaveLength(1);

@@ -141,4 +141,38 @@ describe('defineConfig', () => {
     expect(notifyingTableLabels(projectConfig)).toEqual(['notes']);
     expect(handlerTableLabels(projectConfig)).toEqual(['notes']);
   });
+
+  describe('authorizer.jwt', () => {
+    const issuer = 'https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example';
+
+    test('resolves to the built-in authorizer, its identity source and settings with defaults', () => {
+      const { authorizer } = defineConfig({ authorizer: { jwt: { issuer, audience: 'app' } } });
+      expect(authorizer).toEqual({
+        entry: 'lambdas/runtime/jwt-authorizer.ts',
+        handler: 'handler',
+        memorySize: 256,
+        timeoutSeconds: 10,
+        identitySource: ['route.request.querystring.token'],
+        jwt: {
+          issuer,
+          jwksUri: `${issuer}/.well-known/jwks.json`,
+          audience: ['app'],
+          clientId: [],
+          queryParameter: 'token',
+          claims: ['sub'],
+          algorithms: ['RS256', 'ES256'],
+        },
+      });
+    });
+
+    test.each([
+      [{ issuer }, 'needs an audience or a clientId'],
+      [{ issuer: '', audience: 'app' }, 'issuer'],
+      [{ issuer, audience: 'app', algorithms: ['HS256'] }, 'asymmetric algorithms only'],
+      [{ issuer, audience: 'app', algorithms: [] }, 'asymmetric algorithms only'],
+      [{ issuer, audience: 'app', queryParameter: 'a b' }, 'is not a query parameter name'],
+    ])('%j is refused: %s', (jwt, message) => {
+      expect(() => defineConfig({ authorizer: { jwt: jwt as never } })).toThrow(message);
+    });
+  });
 });

@@ -1,0 +1,148 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { LOCAL_ISSUER } from '../../sandbox/local-issuer';
+import jwtConfig from '../fixtures/jwt-app/config';
+import { useFixtureSandbox } from '../support/fixture-sandbox';
+import { eventually } from '../support/recording-reporter';
+import { HandshakeRefused, TestSocket } from '../support/socket';
+
+const root = join(__dirname, '../..');
+
+/** The built-in JWT authorizer in the sandbox, against the sandbox's own issuer, as a Cognito user pool would be. */
+describe('authorizer.jwt', () => {
+  const fixture = useFixtureSandbox({ config: jwtConfig });
+  const issuer = () => fixture.sandbox.localIssuer!;
+  const url = (token?: string) =>
+    token === undefined ? fixture.sandbox.websocketUrl : `${fixture.sandbox.websocketUrl}/?token=${token}`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  test('a valid token connects, and its claims reach handlers as context.identity', async () => {
+    const token = await issuer().mint('alice', {
+      claims: {
+        email: 'alice@example.com',
+        'cognito:groups': ['admins', 'editors'],
+        secret: 'not passed on',
+      },
+    });
+    const socket = await TestSocket.open(url(token));
+    const { data } = await socket.askJson<{ data: { identity: Record<string, unknown> } }>({
+      id: 1,
+      type: 'whoami',
+    });
+    expect(data.identity).toMatchObject({
+      principalId: 'alice',
+      sub: 'alice',
+      email: 'alice@example.com',
+      'cognito:groups': '["admins","editors"]',
+    });
+    expect(data.identity).not.toHaveProperty('secret');
+    await socket.close();
+  });
+
+  test('npm run token mints a token the sandbox accepts, with the claims asked for', async () => {
+    const minted = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'sandbox/token-cli.ts',
+        'bob',
+        '--config',
+        'test/fixtures/jwt-app/config.ts',
+      ].concat(['--claim', 'email=bob@example.com', '--expires-in', '5m']),
+      { cwd: root, encoding: 'utf8' },
+    );
+    expect(minted.stderr).toBe('');
+    const socket = await TestSocket.open(url(minted.stdout.trim()));
+    const { data } = await socket.askJson<{ data: { identity: Record<string, unknown> } }>({
+      id: 1,
+      type: 'whoami',
+    });
+    expect(data.identity).toMatchObject({ principalId: 'bob', email: 'bob@example.com' });
+    await socket.close();
+  });
+
+  test('a connection without a token is refused with 401 before the authorizer runs', async () => {
+    await expect(TestSocket.open(url())).rejects.toEqual(new HandshakeRefused(401));
+  });
+
+  const badTokens: [string, () => Promise<string>, string][] = [
+    ['malformed', () => Promise.resolve('not.a.jwt'), 'JWS Protected Header is invalid'],
+    [
+      'expired',
+      () => issuer().sign({ sub: 'alice', aud: 'example-app-client', exp: now() - 60 }),
+      '\\"exp\\" claim timestamp check failed',
+    ],
+    [
+      'not yet valid',
+      () => issuer().sign({ sub: 'alice', aud: 'example-app-client', nbf: now() + 600 }),
+      '\\"nbf\\" claim timestamp check failed',
+    ],
+    [
+      'from another issuer',
+      () => issuer().sign({ sub: 'alice', aud: 'example-app-client', iss: 'https://evil.example' }),
+      'unexpected \\"iss\\" claim value',
+    ],
+    ['for another audience', () => issuer().sign({ sub: 'alice', aud: 'another-app' }), 'audience'],
+    [
+      'without an expiry',
+      () => issuer().sign({ sub: 'alice', aud: 'example-app-client' }, null),
+      'missing required \\"exp\\" claim',
+    ],
+    [
+      'signed with another key under the same key id',
+      async () => {
+        const { privateKey } = await generateKeyPair('ES256');
+        const genuine = await issuer().mint('alice');
+        const { kid } = JSON.parse(Buffer.from(genuine.split('.')[0]!, 'base64url').toString()) as {
+          kid: string;
+        };
+        return new SignJWT({ sub: 'alice', aud: 'example-app-client' })
+          .setProtectedHeader({ alg: 'ES256', kid })
+          .setIssuer(LOCAL_ISSUER)
+          .setExpirationTime('1h')
+          .sign(privateKey);
+      },
+      'signature verification failed',
+    ],
+    [
+      'with alg none',
+      () => {
+        const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const claims = { sub: 'alice', aud: 'example-app-client', iss: LOCAL_ISSUER, exp: now() + 3600 };
+        return Promise.resolve(`${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`);
+      },
+      'alg',
+    ],
+    [
+      'with a symmetric algorithm keyed with the public key (HS256)',
+      async () => {
+        const publicJwk = await exportJWK((await generateKeyPair('ES256')).publicKey);
+        return new SignJWT({ sub: 'alice', aud: 'example-app-client' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuer(LOCAL_ISSUER)
+          .setExpirationTime('1h')
+          .sign(Buffer.from(JSON.stringify(publicJwk)));
+      },
+      'alg',
+    ],
+  ];
+
+  test.each(badTokens)(
+    'a token %s is refused with 401, and the reason is logged, not told',
+    async (_name, make, reason) => {
+      const token = await make();
+      await expect(TestSocket.open(url(encodeURIComponent(token)))).rejects.toEqual(
+        new HandshakeRefused(401),
+      );
+      await eventually(() =>
+        fixture.reporter.lines.some((line) => line.includes('Token refused') && line.includes(reason)),
+      ).catch((error: unknown) => {
+        const lines = fixture.reporter.lines.filter((line) => line.includes('authorizer')).join('\n');
+        throw new Error(`${(error as Error).message}: ${lines}`);
+      });
+    },
+    15_000,
+  );
+});
