@@ -116,7 +116,17 @@ export interface FunctionConfig {
   readonly memorySize?: number;
   /** Timeout in seconds. @default 29 for the websocket function, the integration timeout */
   readonly timeoutSeconds?: number;
+  /**
+   * Invocations at once at most (Lambda's reserved concurrency); more are throttled. The sandbox
+   * keeps to it too. @default none: the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
 }
+
+/** A function's settings with the defaults applied. */
+export type ResolvedFunction = Required<Omit<FunctionConfig, 'reservedConcurrency'>> & {
+  readonly reservedConcurrency: number | undefined;
+};
 
 /** A Lambda REQUEST authorizer on `$connect`. */
 export interface AuthorizerConfig extends FunctionConfig {
@@ -168,16 +178,16 @@ export interface RohrpostConfig {
 
 /** The configuration with every default applied. */
 export interface ResolvedConfig {
-  readonly websocket: Required<FunctionConfig>;
+  readonly websocket: ResolvedFunction;
   readonly authorizer:
-    | (Required<FunctionConfig> & {
+    | (ResolvedFunction & {
         readonly identitySource: readonly string[];
         /** The built-in JWT check's settings; `undefined` for an authorizer of your own. */
         readonly jwt: JwtSettings | undefined;
       })
     | undefined;
   readonly tables: Readonly<Record<string, ApplicationTableConfig>>;
-  readonly notifications: Required<FunctionConfig> &
+  readonly notifications: ResolvedFunction &
     Required<Omit<NotificationsConfig, keyof FunctionConfig | 'history'>> & {
       /** `undefined` when the configuration turns history off. */
       readonly history: Required<HistoryConfig> | undefined;
@@ -330,12 +340,22 @@ function resolveJwt(jwt: JwtConfig): JwtSettings {
   };
 }
 
-function resolveFunction(config: FunctionConfig, defaultTimeoutSeconds: number): Required<FunctionConfig> {
+function resolveFunction(config: FunctionConfig, defaultTimeoutSeconds: number): ResolvedFunction {
+  const { reservedConcurrency } = config;
+  if (
+    reservedConcurrency !== undefined &&
+    (!Number.isInteger(reservedConcurrency) || reservedConcurrency < 1)
+  ) {
+    throw new Error(
+      `${config.entry}: reservedConcurrency is a whole number of at least 1, not ${reservedConcurrency}.`,
+    );
+  }
   return {
     entry: config.entry,
     handler: config.handler ?? 'handler',
     memorySize: config.memorySize ?? 256,
     timeoutSeconds: config.timeoutSeconds ?? defaultTimeoutSeconds,
+    reservedConcurrency,
   };
 }
 

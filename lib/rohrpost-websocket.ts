@@ -16,7 +16,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ApplicationTableConfig, FunctionConfig, ResolvedConfig } from '../lambdas/config';
+import type { ApplicationTableConfig, ResolvedFunction, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import type { HistorySettings, JwtSettings } from '../lambdas/environment';
 import { functionEnvironment } from '../lambdas/environment';
@@ -311,7 +311,7 @@ export class RohrpostWebSocket extends Construct {
    */
   private function(
     id: string,
-    config: Required<FunctionConfig>,
+    config: ResolvedFunction,
     options: {
       managementEndpoint?: string;
       tableLabels: string[];
@@ -340,6 +340,7 @@ export class RohrpostWebSocket extends Construct {
       architecture: this.props.architecture ?? Architecture.ARM_64,
       memorySize: config.memorySize,
       timeout: Duration.seconds(config.timeoutSeconds),
+      reservedConcurrentExecutions: config.reservedConcurrency,
       role,
       logGroup,
       environment: {

@@ -55,6 +55,8 @@ export function consoleReporter(options: {
       if (stream === 'stderr') always(`${style.dim(`[${functionName}]`)} ${style.red(line)}`);
       else verbose(() => `${style.dim(`[${functionName}]`)} ${line}`);
     },
+    coldStart: (functionName, instance, milliseconds) =>
+      verbose(() => style.dim(`λ ${functionName}: cold start of instance ${instance}, ${milliseconds} ms`)),
     reloaded: (functionName, milliseconds) =>
       always(style.green(`↻ ${functionName} reloaded (${milliseconds} ms)`)),
     functionFailed: (functionName, message) => always(style.red(`! ${functionName}: ${message}`)),

@@ -11,6 +11,8 @@ import type { SerializedError, WorkerData, WorkerMessage } from './function-prot
 export interface FunctionReporter {
   output(functionName: string, line: string, stream: 'stdout' | 'stderr'): void;
   reloaded(functionName: string, milliseconds: number): void;
+  /** A new instance loaded the code: `instance` counts the function's instances since the sandbox started. */
+  coldStart(functionName: string, instance: number, milliseconds: number): void;
   functionFailed(functionName: string, message: string): void;
 }
 
@@ -30,14 +32,23 @@ export interface LocalFunctionOptions {
   readonly buildDirectory: string;
   /** Rebuild and reload when a source file changes. */
   readonly watch: boolean;
+  /** Invocations at once at most, as Lambda's reserved concurrency; more are throttled. @default no limit */
+  readonly reservedConcurrency?: number;
+  /**
+   * Instances at most. Lambda would start one for every invocation at once; a laptop cannot, so
+   * beyond this many, invocations wait for an instance to finish. @default 4
+   */
+  readonly maxInstances?: number;
   readonly reporter: FunctionReporter;
 }
+
+const DEFAULT_MAX_INSTANCES = 4;
 
 /** Why an invocation produced no result, in Lambda's terms. */
 export class FunctionError extends Error {
   constructor(
     readonly functionName: string,
-    readonly reason: 'handler-error' | 'timeout' | 'crash' | 'init-error' | 'stopped',
+    readonly reason: 'handler-error' | 'timeout' | 'crash' | 'init-error' | 'stopped' | 'throttled',
     message: string,
     readonly remoteStack?: string,
   ) {
@@ -48,25 +59,39 @@ export class FunctionError extends Error {
 
 /**
  * A Lambda function run locally: its entry bundled by esbuild (as NodejsFunction bundles it
- * for AWS), run in a worker thread with its own environment. An uncaught exception or a
- * timeout ends that instance, as in Lambda, and the next invocation starts a fresh one. With
- * `watch`, a changed source file is rebuilt and the new code takes the following invocations
- * while the old instance finishes what it has.
+ * for AWS), run in worker threads with its own environment. As in Lambda, an instance (one
+ * worker) runs one invocation at a time; another invocation arriving meanwhile starts another
+ * instance (a cold start, reported), up to `maxInstances`, beyond which it waits for one; more
+ * invocations at once than the reserved concurrency are throttled. Instances are reused while they last: an uncaught exception or a
+ * timeout ends one. With `watch`, a changed source file is rebuilt and new instances run the
+ * new code while the old ones finish what they have.
  */
 export class LocalFunction {
-  private instance: FunctionInstance | undefined;
+  /** Instances of the current code waiting for an invocation, the most recently used last. */
+  private readonly idle: FunctionInstance[] = [];
+  private busy = 0;
   private bundle: string | undefined;
   private bundleHash: string | undefined;
   private version = 0;
+  private instanceCount = 0;
   private builds: Promise<void> = Promise.resolve();
   private startupError: Error | undefined;
   private stopped = false;
   private context: BuildContext | undefined;
+  private readonly instances = new Set<FunctionInstance>();
+  /** Invocations waiting for an instance, when `maxInstances` are busy. */
+  private readonly waiting: Array<{
+    resolve(instance: FunctionInstance): void;
+    reject(error: FunctionError): void;
+  }> = [];
+  private readonly maxInstances: number;
 
   private constructor(
     private readonly options: LocalFunctionOptions,
     private readonly runtimeScript: string,
-  ) {}
+  ) {
+    this.maxInstances = options.maxInstances ?? DEFAULT_MAX_INSTANCES;
+  }
 
   static async start(options: LocalFunctionOptions): Promise<LocalFunction> {
     mkdirSync(options.buildDirectory, { recursive: true });
@@ -98,22 +123,71 @@ export class LocalFunction {
     return fn;
   }
 
-  /** Runs the handler on `event` and resolves with its JSON result. */
-  async invoke(event: unknown): Promise<unknown> {
-    if (this.stopped) throw new FunctionError(this.options.name, 'stopped', 'the sandbox is stopping');
-    this.instance ??= this.startInstance(this.bundle!);
-    const instance = this.instance;
-    await instance.ready;
-    return instance.invoke(event, this.options.timeoutMs);
+  /** How many instances are running (busy or idle). */
+  get instancesRunning(): number {
+    return this.instances.size;
   }
 
-  /** Stops watching and ends the running instance. */
+  /**
+   * Runs the handler on `event` in an idle instance, a new one, or (when the machine's share of
+   * instances is running) the next one to finish, and resolves with its JSON result.
+   */
+  async invoke(event: unknown): Promise<unknown> {
+    if (this.stopped) throw new FunctionError(this.options.name, 'stopped', 'the sandbox is stopping');
+    // Counted before the first await, so that invocations arriving together see each other.
+    const acquiring = this.acquire();
+    this.busy++;
+    let instance: FunctionInstance;
+    try {
+      instance = await acquiring;
+    } catch (error) {
+      this.busy--;
+      throw error;
+    }
+    try {
+      await instance.ready;
+      return await instance.invoke(event, this.options.timeoutMs);
+    } finally {
+      this.busy--;
+      this.release(instance);
+    }
+  }
+
+  /** Stops watching and ends every instance. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiter of this.waiting.splice(0)) {
+      waiter.reject(new FunctionError(this.options.name, 'stopped', 'the sandbox is stopping'));
+    }
     await this.context?.dispose();
     await this.builds;
-    await this.instance?.terminate();
-    this.instance = undefined;
+    this.idle.length = 0;
+    await Promise.all([...this.instances].map((instance) => instance.terminate()));
+  }
+
+  private acquire(): FunctionInstance | Promise<FunctionInstance> {
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    const ceiling = this.options.reservedConcurrency ?? Infinity;
+    if (this.busy >= ceiling) {
+      throw new FunctionError(
+        this.options.name,
+        'throttled',
+        `Rate Exceeded: the reserved concurrency of ${ceiling} is in use`,
+      );
+    }
+    if (this.instances.size < this.maxInstances) return this.startInstance(this.bundle!);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** An instance that finished an invocation takes the next one, unless it has ended or runs old code. */
+  private release(instance: FunctionInstance): void {
+    if (this.stopped) return;
+    const usable = !instance.ended && instance.bundle === this.bundle;
+    if (!usable) void instance.terminate();
+    const waiter = this.waiting.shift();
+    if (waiter) waiter.resolve(usable ? instance : this.startInstance(this.bundle!));
+    else if (usable) this.idle.push(instance);
   }
 
   private enqueueBuild(result: BuildResult): void {
@@ -140,6 +214,7 @@ export class LocalFunction {
     const started = Date.now();
     const bundle = join(this.options.buildDirectory, `${this.options.name}-${++this.version}.js`);
     writeFileSync(bundle, code);
+    // The new code starts one instance first: code that cannot load does not replace code that can.
     const instance = this.startInstance(bundle);
     try {
       await instance.ready;
@@ -153,24 +228,32 @@ export class LocalFunction {
         );
       return;
     }
-    const previous = this.instance;
-    this.instance = instance;
     this.bundle = bundle;
     this.bundleHash = hash;
-    void previous?.retire();
+    for (const previous of this.idle.splice(0)) void previous.terminate();
+    this.idle.push(instance);
     if (!initial) this.options.reporter.reloaded(this.options.name, Date.now() - started);
   }
 
   private startInstance(bundle: string): FunctionInstance {
     const { name, entry, handler, memorySize, environment, reporter } = this.options;
+    const number = ++this.instanceCount;
+    const started = Date.now();
     const instance = new FunctionInstance(
       this.runtimeScript,
       { bundle, entry, handler, functionName: name, memorySize },
       environment,
       reporter,
     );
+    this.instances.add(instance);
+    instance.ready.then(
+      () => reporter.coldStart(name, number, Date.now() - started),
+      () => undefined,
+    );
     instance.onEnd = () => {
-      if (this.instance === instance) this.instance = undefined;
+      this.instances.delete(instance);
+      const index = this.idle.indexOf(instance);
+      if (index !== -1) this.idle.splice(index, 1);
     };
     return instance;
   }
@@ -182,15 +265,14 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** One worker thread: a Lambda execution environment. */
+/** One worker thread: a Lambda execution environment, which runs one invocation at a time. */
 class FunctionInstance {
   readonly ready: Promise<void>;
   onEnd: (() => void) | undefined;
+  ended = false;
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
+  private pending: (Pending & { id: number }) | undefined;
   private nextId = 1;
-  private retiring = false;
-  private ended = false;
 
   constructor(
     runtimeScript: string,
@@ -236,23 +318,21 @@ class FunctionInstance {
     this.ready.catch(() => undefined);
   }
 
+  get bundle(): string {
+    return this.data.bundle;
+  }
+
   invoke(event: unknown, timeoutMs: number): Promise<unknown> {
     if (this.ended) {
       return Promise.reject(new FunctionError(this.data.functionName, 'crash', 'the instance has ended'));
     }
+    if (this.pending) throw new Error('A Lambda instance runs one invocation at a time.');
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.timeOut(id, timeoutMs), timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending = { id, resolve, reject, timer };
       this.worker.postMessage({ id, event, deadline: Date.now() + timeoutMs });
     });
-  }
-
-  /** Takes no new invocations, finishes those under way, then ends. */
-  async retire(): Promise<void> {
-    this.retiring = true;
-    this.onEnd?.();
-    if (this.pending.size === 0) await this.terminate();
   }
 
   async terminate(): Promise<void> {
@@ -261,32 +341,33 @@ class FunctionInstance {
   }
 
   private settle(message: Extract<WorkerMessage, { id: number }>): void {
-    const pending = this.pending.get(message.id);
-    if (!pending) return; // it timed out already
-    this.pending.delete(message.id);
+    const pending = this.pending;
+    if (pending?.id !== message.id) return; // it timed out already
+    this.pending = undefined;
     clearTimeout(pending.timer);
     if (message.kind === 'result') pending.resolve(message.result);
     else pending.reject(this.failure('handler-error', message.error));
-    if (this.retiring && this.pending.size === 0) void this.terminate();
   }
 
   private timeOut(id: number, timeoutMs: number): void {
-    const pending = this.pending.get(id);
-    if (!pending) return;
-    this.pending.delete(id);
+    const pending = this.pending;
+    if (pending?.id !== id) return;
+    this.pending = undefined;
     pending.reject(new FunctionError(this.data.functionName, 'timeout', `timed out after ${timeoutMs} ms`));
     // Lambda discards an instance whose invocation timed out.
-    void this.retire();
+    this.ended = true;
+    this.onEnd?.();
+    void this.worker.terminate();
   }
 
   private end(error: FunctionError): void {
+    if (this.pending) {
+      clearTimeout(this.pending.timer);
+      this.pending.reject(error);
+      this.pending = undefined;
+    }
     if (this.ended) return;
     this.ended = true;
-    for (const pending of this.pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
-    this.pending.clear();
     this.onEnd?.();
   }
 

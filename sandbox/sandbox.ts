@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { FunctionConfig, ResolvedConfig } from '../lambdas/config';
+import type { ResolvedFunction, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import { ApiGatewayLimits } from '../lambdas/delivery/limits';
 import type { JwtSettings } from '../lambdas/environment';
@@ -83,6 +83,7 @@ const SILENT: SandboxReporter = {
   failed: () => undefined,
   output: () => undefined,
   reloaded: () => undefined,
+  coldStart: () => undefined,
   functionFailed: () => undefined,
   streamDelivered: () => undefined,
   streamRetrying: () => undefined,
@@ -197,18 +198,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         deadLetterQueueUrl: LocalDeadLetterQueue.url(gateway.origin),
         jwt,
       });
-    const startFunction = async (
-      name: string,
-      fn: Required<FunctionConfig>,
-      labels: string[],
-      jwt?: JwtSettings,
-    ) => {
+    const startFunction = async (name: string, fn: ResolvedFunction, labels: string[], jwt?: JwtSettings) => {
       const started = await LocalFunction.start({
         name,
         entry: resolve(projectRoot, fn.entry),
         handler: fn.handler,
         memorySize: fn.memorySize,
         timeoutMs: fn.timeoutSeconds * 1000,
+        reservedConcurrency: fn.reservedConcurrency,
         environment: {
           ...localLambdaEnvironment({
             functionName: name,

@@ -14,6 +14,7 @@ import {
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { localClientConfig, LOCAL_REGION } from './aws-local';
+import { FunctionError } from './local-function';
 import type { DeadLetter } from './dead-letter-queue';
 import type { Invokable } from './gateway';
 
@@ -153,6 +154,11 @@ export class StreamPoller {
         failedAt = firstFailure(response, pending);
         reason = 'reported as a batch item failure';
       } catch (error) {
+        if (error instanceof FunctionError && error.reason === 'throttled') {
+          // Lambda retries a throttled batch until it runs; a throttle is no failed attempt.
+          await this.pause(100);
+          continue;
+        }
         if (pending.length > 1) {
           const half = Math.ceil(pending.length / 2);
           await this.deliver(shardId, pending.slice(0, half));

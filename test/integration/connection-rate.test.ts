@@ -9,7 +9,9 @@ describe('a reconnect storm against the sandbox', () => {
       Array.from({ length: 8 }, () => TestSocket.open(fixture.sandbox.websocketUrl)),
     );
     const opened = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
-    const refused = attempts.flatMap((attempt) => (attempt.status === 'rejected' ? [attempt.reason as unknown] : []));
+    const refused = attempts.flatMap((attempt) =>
+      attempt.status === 'rejected' ? [attempt.reason as unknown] : [],
+    );
     expect(opened).toHaveLength(5);
     expect(refused).toEqual([0, 0, 0].map(() => new HandshakeRefused(429)));
     expect(fixture.reporter.lines.filter((line) => line.startsWith('invoked $connect'))).toHaveLength(5);

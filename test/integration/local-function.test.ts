@@ -14,7 +14,13 @@ describe('LocalFunction', () => {
 
   async function start(
     source: string,
-    options: { watch?: boolean; timeoutMs?: number; environment?: Record<string, string> } = {},
+    options: {
+      watch?: boolean;
+      timeoutMs?: number;
+      environment?: Record<string, string>;
+      reservedConcurrency?: number;
+      maxInstances?: number;
+    } = {},
   ) {
     const name = `fn-${count++}`;
     const entry = join(sources, `${name}.ts`);
@@ -28,6 +34,8 @@ describe('LocalFunction', () => {
       environment: options.environment ?? {},
       buildDirectory,
       watch: options.watch ?? false,
+      reservedConcurrency: options.reservedConcurrency,
+      maxInstances: options.maxInstances,
       reporter,
     });
     started.push(fn);
@@ -107,6 +115,54 @@ describe('LocalFunction', () => {
     );
     expect(await fn.invoke({})).toBe('second');
   }, 30_000);
+
+  /** A handler that reports which instance ran it and how many invocations that instance has run. */
+  const instanceReporter = `
+    const instance = Math.random().toString(36).slice(2);
+    let invocations = 0;
+    export const handler = async (event: { ms: number }) => {
+      invocations++;
+      await new Promise((resolve) => setTimeout(resolve, event.ms));
+      return { instance, invocations };
+    };`;
+
+  test('an instance runs one invocation at a time: overlapping ones start more instances, each a cold start', async () => {
+    const { fn, name } = await start(instanceReporter);
+    const overlapping = (await Promise.all([0, 1, 2].map(() => fn.invoke({ ms: 200 })))) as Array<{
+      instance: string;
+      invocations: number;
+    }>;
+    expect(new Set(overlapping.map((result) => result.instance)).size).toBe(3);
+    expect(fn.instancesRunning).toBe(3);
+    expect(reporter.lines.filter((line) => line.startsWith(`coldStart ${name} `))).toHaveLength(3);
+
+    // One after another, they reuse a warm instance and its module state.
+    const first = (await fn.invoke({ ms: 0 })) as { instance: string };
+    const second = (await fn.invoke({ ms: 0 })) as { instance: string; invocations: number };
+    expect(second.instance).toBe(first.instance);
+    expect(second.invocations).toBeGreaterThanOrEqual(3);
+    expect(fn.instancesRunning).toBe(3);
+  });
+
+  test("beyond the machine's share of instances, invocations wait for one instead of starting more", async () => {
+    const { fn } = await start(instanceReporter, { maxInstances: 1 });
+    const results = (await Promise.all([0, 1, 2].map(() => fn.invoke({ ms: 50 })))) as Array<{
+      instance: string;
+      invocations: number;
+    }>;
+    expect(new Set(results.map((result) => result.instance)).size).toBe(1);
+    expect(results.map((result) => result.invocations).sort()).toEqual([1, 2, 3]);
+  });
+
+  test('beyond the reserved concurrency, invocations are throttled', async () => {
+    const { fn } = await start(instanceReporter, { reservedConcurrency: 2 });
+    const results = await Promise.allSettled([0, 1, 2].map(() => fn.invoke({ ms: 200 })));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(2);
+    const throttled = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+    expect(throttled.reason).toBeInstanceOf(FunctionError);
+    expect(throttled.reason).toMatchObject({ reason: 'throttled' });
+    await expect(fn.invoke({ ms: 0 })).resolves.toMatchObject({ invocations: 2 });
+  });
 
   test('invocations after stop are refused', async () => {
     const { fn } = await start(`export const handler = async () => 1;`);

@@ -200,9 +200,18 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
 
     test('a route response over 128 KB is not delivered and is reported', async () => {
       const socket = await open();
-      socket.send({ id: 1, type: 'huge-reply' });
+      socket.send('raw-huge-reply');
       await eventually(() => reporter.lines.some((l) => l.includes('route response of')));
       expect(await socket.ask({ id: 2, type: 'ping' })).toBe('{"id":2,"type":"pong"}');
+    });
+
+    test("rohrpost's handler never returns one: the client is told the reply was too large", async () => {
+      const socket = await open();
+      expect(await socket.askJson({ id: 1, type: 'huge-reply' })).toEqual({
+        id: 1,
+        type: 'huge-reply',
+        error: 'Message too large: API Gateway delivers at most 131072 bytes.',
+      });
     });
   });
 
