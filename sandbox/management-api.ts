@@ -32,7 +32,7 @@ export function serveManagementApi(
   request: IncomingMessage,
   response: ServerResponse,
   connections: ManagedConnections,
-  verifier: RequestSignatureVerifier,
+  verifier: Pick<RequestSignatureVerifier, 'verify'>,
 ): boolean {
   const url = request.url ?? '/';
   const queryStart = url.indexOf('?');
