@@ -1,8 +1,5 @@
 /** Types are checked once by `npm run typecheck`; jest only transpiles (swc), per file. */
-module.exports = {
-  // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
-  testEnvironment: '<rootDir>/test/support/environment.cjs',
-  roots: ['<rootDir>/test'],
+const shared = {
   // jose is published as ES modules only: swc turns it into CommonJS, as it does the tests.
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   transform: {
@@ -18,7 +15,30 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // The README's examples import the client by its package name.
   moduleNameMapper: { '^@rohrpost/client$': '<rootDir>/client/src' },
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
-  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/aws-environment.ts'],
+};
+
+/**
+ * Two projects: `unit` (the pure layers, handlers with test doubles, the CDK stack) needs no
+ * Java; `integration` shares one DynamoDB Local across its files. `jest --selectProjects unit`
+ * runs the first alone.
+ */
+module.exports = {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test/unit', '<rootDir>/test/infrastructure'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
+      testEnvironment: '<rootDir>/test/support/environment.cjs',
+      roots: ['<rootDir>/test/integration'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
 };

@@ -12,11 +12,10 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { connectionsAt } from '../lambdas/delivery/connections';
+import { connectionsAt, signedConnectionsAt } from '../lambdas/delivery/connections';
 import type { FanOutOptions } from '../lambdas/delivery/fan-out';
 import { GoneConnections, sendToGroup } from '../lambdas/delivery/fan-out';
 import { Limiter } from '../lambdas/delivery/limiter';
-import { signedConnectionsAt } from '../lambdas/delivery/signed-connections';
 import { RequestSigner } from '../lambdas/delivery/sigv4';
 import { createLogger } from '../lambdas/logger';
 import type { MembershipStore } from '../lambdas/storage/membership';

@@ -14,7 +14,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { defineConfig } from '../lambdas/config';
 import type { Connections } from '../lambdas/delivery/connections';
-import { signedConnectionsAt } from '../lambdas/delivery/signed-connections';
+import { signedConnectionsAt } from '../lambdas/delivery/connections';
 import type { HistorySettings } from '../lambdas/environment';
 import { createLogger } from '../lambdas/logger';
 import type { NotificationLambdaHandler } from '../lambdas/runtime/notification-handler';

@@ -21,7 +21,7 @@ export { createWebSocketHandler } from './runtime/websocket-handler';
 export type { WebSocketHandlerOptions } from './runtime/websocket-handler';
 export type { AuthorizeSubscription, SubscriptionRequest } from './runtime/subscriptions';
 export { SubscriptionErrors, subscriptionHandlers } from './runtime/subscriptions';
-export { dynamoDb, tableName } from './storage/clients';
+export { conditionFailed, dynamoDb, tableName } from './storage/clients';
 export type { FanOutResult } from './delivery/fan-out';
 export type { Change, ChangeType } from './changes/change';
 export type { NotificationHooks } from './changes/notices';

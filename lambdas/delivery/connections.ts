@@ -1,10 +1,8 @@
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  GoneException,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
 import { EnvironmentVariables, readEnvironment } from '../environment';
+import type * as ManagementApiModule from './management-api-connections';
+import type { ManagementApiConnections } from './management-api-connections';
+import type * as SignedModule from './signed-connections';
+import type { SignedConnections } from './signed-connections';
 
 /** Sends to and closes WebSocket connections: the one place that talks to the management API. */
 export interface Connections {
@@ -22,30 +20,6 @@ export class ConnectionGoneError extends Error {
   }
 }
 
-/** `Connections` over API Gateway's management API (PostToConnection, DeleteConnection). */
-export class ManagementApiConnections implements Connections {
-  constructor(private readonly client: ApiGatewayManagementApiClient) {}
-
-  async post(connectionId: string, payload: string): Promise<void> {
-    try {
-      await this.client.send(
-        new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(payload) }),
-      );
-    } catch (error) {
-      if (error instanceof GoneException) throw new ConnectionGoneError(connectionId);
-      throw error;
-    }
-  }
-
-  async close(connectionId: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-    } catch (error) {
-      if (!(error instanceof GoneException)) throw error;
-    }
-  }
-}
-
 /** The management API's base URL for a WebSocket API stage. */
 export function managementEndpoint(request: { apiId: string; stage: string }): string {
   const configured = readEnvironment(EnvironmentVariables.managementEndpoint);
@@ -55,18 +29,36 @@ export function managementEndpoint(request: { apiId: string; stage: string }): s
   return `https://${request.apiId}.execute-api.${region}.amazonaws.com/${request.stage}`;
 }
 
+// The SDK takes tens of milliseconds to load, which a plain reply never needs: the modules that
+// use it are required when a function first sends (bench:cold-start measures the difference).
+
 const clientsByEndpoint = new Map<string, ManagementApiConnections>();
 
 /**
  * The SDK-backed `Connections` for an endpoint: one kept-alive client per endpoint for the life
- * of the Lambda instance, created on first use so that module loading does no work for it.
- * Fan-out uses `SignedConnections` instead, which sends the same requests at a fraction of the CPU.
+ * of the Lambda instance, created on first use. Fan-out uses `signedConnectionsAt` instead,
+ * which sends the same requests at a fraction of the CPU.
  */
 export function connectionsAt(endpoint: string): ManagementApiConnections {
   let connections = clientsByEndpoint.get(endpoint);
   if (!connections) {
-    connections = new ManagementApiConnections(new ApiGatewayManagementApiClient({ endpoint }));
+    const { ManagementApiConnections } =
+      require('./management-api-connections') as typeof ManagementApiModule;
+    connections = ManagementApiConnections.at(endpoint);
     clientsByEndpoint.set(endpoint, connections);
+  }
+  return connections;
+}
+
+const signedByEndpoint = new Map<string, SignedConnections>();
+
+/** One `SignedConnections` per endpoint for the life of the Lambda instance, created on first use. */
+export function signedConnectionsAt(endpoint: string, maxSockets = 50): SignedConnections {
+  let connections = signedByEndpoint.get(endpoint);
+  if (!connections) {
+    const { SignedConnections } = require('./signed-connections') as typeof SignedModule;
+    connections = new SignedConnections(endpoint, { maxSockets });
+    signedByEndpoint.set(endpoint, connections);
   }
   return connections;
 }

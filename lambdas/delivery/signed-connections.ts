@@ -215,15 +215,3 @@ function retryErrorType(status: number, errorType: string, clockCorrected: boole
   if (TRANSIENT_STATUSES.has(status) || clockCorrected) return 'TRANSIENT';
   return status >= 500 ? 'SERVER_ERROR' : 'CLIENT_ERROR';
 }
-
-const byEndpoint = new Map<string, SignedConnections>();
-
-/** One `SignedConnections` per endpoint for the life of the Lambda instance, created on first use. */
-export function signedConnectionsAt(endpoint: string, maxSockets = 50): SignedConnections {
-  let connections = byEndpoint.get(endpoint);
-  if (!connections) {
-    connections = new SignedConnections(endpoint, { maxSockets });
-    byEndpoint.set(endpoint, connections);
-  }
-  return connections;
-}

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { JsonValue } from '../rohrpost';
-import { defineHandlers, dynamoDb, HandlerError, tableName } from '../rohrpost';
+import { conditionFailed, defineHandlers, dynamoDb, HandlerError, tableName } from '../rohrpost';
 
 /**
  * The example application: notes in the `notes` table. Every change reaches the note's
@@ -30,16 +28,13 @@ export default defineHandlers({
     const id = isObject(request.data) && request.data.id !== undefined ? noteId(request.data) : randomUUID();
     const note: Note = { id, title: '', body: '', ...fields, updatedAt: new Date().toISOString() };
     try {
-      await dynamoDb().send(
-        new PutCommand({
-          TableName: tableName('notes'),
-          Item: note,
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
+      await dynamoDb().put({
+        TableName: tableName('notes'),
+        Item: note,
+        ConditionExpression: 'attribute_not_exists(id)',
+      });
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        throw new HandlerError('A note with this id exists.');
+      if (conditionFailed(error)) throw new HandlerError('A note with this id exists.');
       throw error;
     }
     context.reply({ note });
@@ -54,9 +49,11 @@ export default defineHandlers({
     const notes: Array<Record<string, unknown>> = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await dynamoDb().send(
-        new ScanCommand({ TableName: tableName('notes'), ExclusiveStartKey: startKey, Limit: LIST_LIMIT }),
-      );
+      const page = await dynamoDb().scan({
+        TableName: tableName('notes'),
+        ExclusiveStartKey: startKey,
+        Limit: LIST_LIMIT,
+      });
       notes.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
     } while (startKey && notes.length <= LIST_LIMIT);
@@ -71,9 +68,10 @@ export default defineHandlers({
 
   /** `{"type": "note.get", "data": {"id": "..."}}` → the note. */
   'note.get': async (request, context) => {
-    const { Item } = await dynamoDb().send(
-      new GetCommand({ TableName: tableName('notes'), Key: { id: noteId(request.data) } }),
-    );
+    const { Item } = await dynamoDb().get({
+      TableName: tableName('notes'),
+      Key: { id: noteId(request.data) },
+    });
     if (!Item) throw new HandlerError(NOT_FOUND);
     context.reply({ note: Item });
   },
@@ -84,22 +82,20 @@ export default defineHandlers({
     const fields = { ...noteFields(request.data, { partial: true }), updatedAt: new Date().toISOString() };
     const names = Object.keys(fields);
     try {
-      const { Attributes } = await dynamoDb().send(
-        new UpdateCommand({
-          TableName: tableName('notes'),
-          Key: { id },
-          UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
-          ConditionExpression: 'attribute_exists(id)',
-          ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
-          ExpressionAttributeValues: Object.fromEntries(
-            Object.entries(fields).map(([name, value]) => [`:${name}`, value]),
-          ),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const { Attributes } = await dynamoDb().update({
+        TableName: tableName('notes'),
+        Key: { id },
+        UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
+        ConditionExpression: 'attribute_exists(id)',
+        ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
+        ExpressionAttributeValues: Object.fromEntries(
+          Object.entries(fields).map(([name, value]) => [`:${name}`, value]),
+        ),
+        ReturnValues: 'ALL_NEW',
+      });
       context.reply({ note: Attributes });
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new HandlerError(NOT_FOUND);
+      if (conditionFailed(error)) throw new HandlerError(NOT_FOUND);
       throw error;
     }
   },
@@ -108,15 +104,13 @@ export default defineHandlers({
   'note.delete': async (request, context) => {
     const id = noteId(request.data);
     try {
-      await dynamoDb().send(
-        new DeleteCommand({
-          TableName: tableName('notes'),
-          Key: { id },
-          ConditionExpression: 'attribute_exists(id)',
-        }),
-      );
+      await dynamoDb().delete({
+        TableName: tableName('notes'),
+        Key: { id },
+        ConditionExpression: 'attribute_exists(id)',
+      });
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new HandlerError(NOT_FOUND);
+      if (conditionFailed(error)) throw new HandlerError(NOT_FOUND);
       throw error;
     }
     context.reply({ id });

@@ -3,12 +3,12 @@ import { UndeliverableChangeError } from '../changes/change';
 import type { NotificationHooks } from '../changes/notices';
 import type { ResolvedConfig } from '../config';
 import type { Connections } from '../delivery/connections';
+import { signedConnectionsAt } from '../delivery/connections';
 import type { DeadLetters } from '../delivery/dead-letters';
-import { SqsDeadLetters } from '../delivery/dead-letters';
+import type * as DeadLettersModule from '../delivery/dead-letters';
 import { GoneConnections } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
-import { signedConnectionsAt } from '../delivery/signed-connections';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
@@ -196,7 +196,12 @@ let queueFromEnvironment: { queue?: DeadLetters } | undefined;
 function deadLettersFromEnvironment(): DeadLetters | undefined {
   if (!queueFromEnvironment) {
     const url = readEnvironment(EnvironmentVariables.deadLetterQueueUrl);
-    queueFromEnvironment = { queue: url === undefined ? undefined : new SqsDeadLetters(url) };
+    if (url === undefined) queueFromEnvironment = {};
+    else {
+      // Required here, not at load: the SQS client is only needed for a change that cannot be sent.
+      const { SqsDeadLetters } = require('../delivery/dead-letters') as typeof DeadLettersModule;
+      queueFromEnvironment = { queue: new SqsDeadLetters(url) };
+    }
   }
   return queueFromEnvironment.queue;
 }

@@ -1,9 +1,8 @@
 import type { Connections } from '../delivery/connections';
-import { connectionsAt, managementEndpoint } from '../delivery/connections';
+import { connectionsAt, managementEndpoint, signedConnectionsAt } from '../delivery/connections';
 import { GoneConnections, sendToGroup } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
-import { signedConnectionsAt } from '../delivery/signed-connections';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
 import type {

@@ -1,15 +1,18 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocument } from '@aws-sdk/lib-dynamodb';
 import type { HistorySettings } from '../environment';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
+import type * as DocumentClientModule from './document-client';
+import type * as HistoryModule from './group-history';
 import type { GroupHistory } from './group-history';
-import { DynamoDbGroupHistory } from './group-history';
+import type * as MembershipModule from './membership';
 import type { MembershipStore } from './membership';
-import { DynamoDbMembershipStore } from './membership';
+import type * as SequencerModule from './sequencer';
 import type { Sequencer } from './sequencer';
-import { DynamoDbSequencer } from './sequencer';
 
-let documentClient: DynamoDBDocumentClient | undefined;
+// The SDK takes tens of milliseconds to load, which a plain reply never needs: the SDK and the
+// stores built on it are required on first use (bench:cold-start measures the difference).
+
+let documentClient: DynamoDBDocument | undefined;
 let membership: MembershipStore | undefined;
 let tableNames: Readonly<Record<string, string>> | undefined;
 let history: { readonly settings: HistorySettings | undefined } | undefined;
@@ -18,21 +21,31 @@ let historySequencer: Sequencer | undefined;
 
 /**
  * The DynamoDB document client of this Lambda instance, created on first use so that loading
- * the module costs nothing: a plain request/reply never touches DynamoDB.
+ * the module costs nothing: a plain request/reply never touches DynamoDB. It has a method per
+ * operation (`put`, `get`, `query`, `update`...), so handlers need no import from the SDK.
  */
-export function dynamoDb(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+export function dynamoDb(): DynamoDBDocument {
+  if (!documentClient) {
+    const { createDocumentClient } = require('./document-client') as typeof DocumentClientModule;
+    documentClient = createDocumentClient();
+  }
   return documentClient;
+}
+
+/** Whether a write failed because its `ConditionExpression` did not hold. */
+export function conditionFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
 /** The membership store over the table the stack (or the sandbox) set up. */
 export function membershipStore(): MembershipStore {
-  membership ??= new DynamoDbMembershipStore(
-    dynamoDb(),
-    requireEnvironment(EnvironmentVariables.membershipTable),
-  );
+  if (!membership) {
+    const { DynamoDbMembershipStore } = require('./membership') as typeof MembershipModule;
+    membership = new DynamoDbMembershipStore(
+      dynamoDb(),
+      requireEnvironment(EnvironmentVariables.membershipTable),
+    );
+  }
   return membership;
 }
 
@@ -49,14 +62,20 @@ function parseHistorySettings(json: string | undefined): HistorySettings | undef
 /** The groups' history as subscribing clients read it; `undefined` when groups keep none. */
 export function groupHistory(): GroupHistory | undefined {
   const settings = historySettings();
-  if (settings) historyReader ??= new DynamoDbGroupHistory(dynamoDb(), settings);
+  if (settings && !historyReader) {
+    const { DynamoDbGroupHistory } = require('./group-history') as typeof HistoryModule;
+    historyReader = new DynamoDbGroupHistory(dynamoDb(), settings);
+  }
   return historyReader;
 }
 
 /** What places each notification in its group's history; `undefined` when groups keep none. */
 export function sequencer(): Sequencer | undefined {
   const settings = historySettings();
-  if (settings) historySequencer ??= new DynamoDbSequencer(dynamoDb(), settings);
+  if (settings && !historySequencer) {
+    const { DynamoDbSequencer } = require('./sequencer') as typeof SequencerModule;
+    historySequencer = new DynamoDbSequencer(dynamoDb(), settings);
+  }
   return historySequencer;
 }
 

@@ -1,0 +1,113 @@
+/**
+ * The websocket function's cold start as Lambda pays it: the synthesized asset (bundled and
+ * minified by the CDK app, as deployed) is required in a fresh Node process, then handles one
+ * `ping`. Beside it, in the same run, an empty bundle: what any function costs. With and
+ * without `--enable-source-maps`, which the stack sets. Median of several processes each.
+ *
+ *   npm run bench:cold-start
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import config from '../rohrpost.config';
+import { RohrpostStack } from '../lib/rohrpost-stack';
+import { formatNumber, median, printTable } from './stats';
+
+const PROJECT_ROOT = join(__dirname, '..');
+const RUNS = 15;
+const TARGET_MS = 10;
+
+/** Run in each fresh process: load the bundle, handle a ping, print both times in ms. */
+const PROBE = `
+const { performance } = require('node:perf_hooks');
+const started = performance.now();
+const { handler } = require(process.argv[1]);
+const loaded = performance.now();
+const event = {
+  requestContext: { eventType: 'MESSAGE', routeKey: '$default', connectionId: 'c', apiId: 'a', stage: 's',
+    domainName: 'd', requestId: 'r', messageId: 'm', connectedAt: 0, requestTimeEpoch: 0 },
+  body: '{"id":1,"type":"ping"}', isBase64Encoded: false,
+};
+Promise.resolve(handler(event, {})).then(() => {
+  process.stdout.write(JSON.stringify({ load: loaded - started, ping: performance.now() - loaded }));
+});
+`;
+
+function synthesizedWebsocketAsset(outdir: string): string {
+  const cdkContext = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: object })
+    .context;
+  const app = new App({ outdir, context: cdkContext });
+  new RohrpostStack(app, 'Rohrpost', {
+    config,
+    projectRoot: PROJECT_ROOT,
+    env: { account: '123456789012', region: 'eu-central-1' },
+  });
+  const assembly = app.synth();
+  const template = assembly.getStackByName('Rohrpost').template as {
+    Resources: Record<
+      string,
+      { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }
+    >;
+  };
+  const websocket = Object.values(template.Resources).find(
+    (resource) =>
+      resource.Type === 'AWS::Lambda::Function' &&
+      String(resource.Properties.Description).includes('$default'),
+  );
+  // The asset's folder in the cloud assembly is named by the hash its S3 key carries.
+  const hash = websocket?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
+  if (!hash) throw new Error('The synthesized stack has no websocket function asset.');
+  return join(outdir, `asset.${hash}`, 'index.js');
+}
+
+function measure(bundle: string, nodeOptions: string[]): { load: number; ping: number } {
+  const loads: number[] = [];
+  const pings: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const output = execFileSync(process.execPath, [...nodeOptions, '-e', PROBE, bundle], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' },
+    });
+    const { load, ping } = JSON.parse(output) as { load: number; ping: number };
+    loads.push(load);
+    pings.push(ping);
+  }
+  return { load: median(loads), ping: median(pings) };
+}
+
+function main(): void {
+  const workspace = mkdtempSync(join(tmpdir(), 'cold-start-'));
+  try {
+    const asset = synthesizedWebsocketAsset(join(workspace, 'cdk.out'));
+    const empty = join(workspace, 'empty.js');
+    writeFileSync(empty, 'exports.handler = async () => ({ statusCode: 200 });\n');
+    const sizeKb = readFileSync(asset).length / 1024;
+
+    const emptyPlain = measure(empty, []);
+    const plain = measure(asset, []);
+    const emptyMapped = measure(empty, ['--enable-source-maps']);
+    const mapped = measure(asset, ['--enable-source-maps']);
+    const ms = (value: number) => `${formatNumber(value, 1)} ms`;
+    printTable(
+      `websocket function cold start: the synthesized asset (${formatNumber(sizeKb)} KB), median of ${RUNS} processes`,
+      [
+        ['empty bundle: load', ms(emptyPlain.load)],
+        ['websocket: load', ms(plain.load)],
+        ['websocket: first ping', ms(plain.ping)],
+        [
+          'load beyond the empty bundle',
+          `${ms(plain.load - emptyPlain.load)} (target: within ${TARGET_MS} ms)`,
+        ],
+        ['with --enable-source-maps: load', `${ms(mapped.load)} (empty bundle ${ms(emptyMapped.load)})`],
+        ['with --enable-source-maps: first ping', ms(mapped.ping)],
+        ['what source maps add to the load', ms(mapped.load - plain.load)],
+      ],
+    );
+  } finally {
+    rmSync(workspace, { recursive: true, force: true });
+  }
+}
+
+main();
