@@ -1,22 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer, STATUS_CODES } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import type { WebSocketAuthorizerResult } from '../lambdas/runtime/authorizer';
-import type { AuthorizerContext, WebSocketResult } from '../lambdas/runtime/websocket-event';
-import { policyAllows } from './authorizer-policy';
+import type { WebSocketResult } from '../lambdas/runtime/websocket-event';
 import { localSignatureVerifier } from './aws-local';
-import type { ConnectionDetails, HandshakeDetails } from './events';
-import { authorizerEvent, connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
 import { ConnectionRate } from './connection-rate';
+import type { ConnectionDetails, HandshakeDetails } from './events';
+import { connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
 import { FrameSizeGuard } from './frame-guard';
-import { FunctionError } from './local-function';
+import type { HandshakeAuthorizer } from './handshake';
+import { authorizeHandshake, handshakeOf, refuseHandshake } from './handshake';
 import type { ConnectionInfo, ManagedConnections } from './management-api';
 import { serveManagementApi } from './management-api';
-
 import type { PageServer } from './page-server';
+import { PostFailures } from './post-failures';
+import { invokeRoute, routeFailureMessage } from './route-invocation';
 
 /** API Gateway's quotas, shortened in tests. */
 export interface GatewayLimits {
@@ -43,7 +43,7 @@ export interface GatewayFunctions {
   /** Serves `$connect`, `$disconnect` and `$default`. */
   readonly websocket: Invokable;
   /** A REQUEST authorizer run before `$connect`. */
-  readonly authorizer?: { readonly function: Invokable; readonly identitySource: readonly string[] };
+  readonly authorizer?: HandshakeAuthorizer;
 }
 
 /** What the gateway tells the sandbox's log. */
@@ -81,10 +81,6 @@ interface LiveConnection {
   refused: boolean;
 }
 
-type Authorization =
-  | { readonly allowed: true; readonly context: AuthorizerContext }
-  | { readonly allowed: false; readonly status: number };
-
 /** API Gateway closes idle and over-age connections with "going away". */
 const GOING_AWAY = 1001;
 const MESSAGE_TOO_BIG = 1009;
@@ -102,7 +98,7 @@ export class Gateway implements ManagedConnections {
   private readonly connections = new Map<string, LiveConnection>();
   private readonly disconnecting = new Set<Promise<void>>();
   private functions: GatewayFunctions | undefined;
-  private postFailures: number[] = [];
+  private readonly postFailures = new PostFailures();
   private readonly signatures = localSignatureVerifier('execute-api');
   private readonly connectionRate: ConnectionRate;
 
@@ -117,7 +113,7 @@ export class Gateway implements ManagedConnections {
       socket.on('error', () => undefined);
       this.upgrade(request, socket as Socket, head).catch((error: unknown) => {
         options.reporter.failed(`handshake failed: ${(error as Error).stack ?? String(error)}`);
-        reject(socket, 500);
+        refuseHandshake(socket, 500);
       });
     });
   }
@@ -150,12 +146,12 @@ export class Gateway implements ManagedConnections {
 
   /** Makes the next posts to `@connections` fail with these HTTP statuses, as a throttled API would (429). */
   injectPostFailures(...statuses: number[]): void {
-    this.postFailures.push(...statuses);
+    this.postFailures.inject(...statuses);
   }
 
   /** How many injected failures have not happened yet. */
   get pendingPostFailures(): number {
-    return this.postFailures.length;
+    return this.postFailures.pending;
   }
 
   /** Closes every connection (their `$disconnect` runs) and the server. */
@@ -201,17 +197,7 @@ export class Gateway implements ManagedConnections {
   }
 
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
-    if (
-      request.method === 'POST' &&
-      this.postFailures.length > 0 &&
-      request.url?.includes('/@connections/')
-    ) {
-      const status = this.postFailures.shift()!;
-      const errorType = status === 429 ? 'LimitExceededException' : 'InternalServerErrorException';
-      request.resume();
-      response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': errorType });
-      return void response.end(JSON.stringify({ message: STATUS_CODES[status] }));
-    }
+    if (this.postFailures.serve(request, response)) return;
     if (this.options.services?.some((service) => service.serve(request, response))) return;
     if (serveManagementApi(request, response, this, this.signatures)) return;
     if (this.options.page?.serve(request, response)) return;
@@ -229,12 +215,12 @@ export class Gateway implements ManagedConnections {
 
   private async upgrade(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const { reporter } = this.options;
-    if (!this.isWebSocketPath(request.url)) return reject(socket, 403);
+    if (!this.isWebSocketPath(request.url)) return refuseHandshake(socket, 403);
     const functions = this.functions;
-    if (!functions) return reject(socket, 503);
+    if (!functions) return refuseHandshake(socket, 503);
     if (!this.connectionRate.take()) {
       reporter.refused(429, `over ${this.options.limits.newConnectionsPerSecond} new connections a second`);
-      return reject(socket, 429);
+      return refuseHandshake(socket, 429);
     }
 
     const handshake = handshakeOf(request, socket);
@@ -250,23 +236,23 @@ export class Gateway implements ManagedConnections {
 
     let connection = details;
     if (functions.authorizer) {
-      const authorization = await this.authorize(functions.authorizer, details, handshake);
+      const authorization = await authorizeHandshake(functions.authorizer, details, handshake, this.options);
       if (!authorization.allowed) {
         reporter.refused(authorization.status, 'by the authorizer');
-        return reject(socket, authorization.status);
+        return refuseHandshake(socket, authorization.status);
       }
       connection = { ...details, authorizer: authorization.context };
     }
 
     const started = Date.now();
-    const status = await this.invokeRoute(functions.websocket, connectEvent(connection, handshake)).then(
+    const status = await this.invoke(functions.websocket, connectEvent(connection, handshake)).then(
       (result) => (result && typeof result.statusCode === 'number' ? result.statusCode : 200),
       () => 500,
     );
     reporter.invoked('$connect', details.connectionId, Date.now() - started, String(status));
     if (status < 200 || status > 299) {
       reporter.refused(status, 'by $connect');
-      return reject(socket, status);
+      return refuseHandshake(socket, status);
     }
     if (socket.destroyed) {
       // The client left while $connect ran: API Gateway still reports the disconnect.
@@ -276,50 +262,6 @@ export class Gateway implements ManagedConnections {
     this.sockets.handleUpgrade(request, socket, head, (webSocket) =>
       this.open(webSocket, socket, connection, handshake),
     );
-  }
-
-  private async authorize(
-    authorizer: NonNullable<GatewayFunctions['authorizer']>,
-    details: ConnectionDetails,
-    handshake: HandshakeDetails,
-  ): Promise<Authorization> {
-    if (!authorizer.identitySource.every((source) => identityValue(source, handshake))) {
-      return { allowed: false, status: 401 };
-    }
-    const methodArn = `arn:aws:execute-api:${this.options.region}:000000000000:${details.apiId}/${details.stage}/$connect`;
-    const started = Date.now();
-    let result: WebSocketAuthorizerResult;
-    try {
-      result = (await authorizer.function.invoke(
-        authorizerEvent(details, handshake, methodArn),
-      )) as WebSocketAuthorizerResult;
-    } catch (error) {
-      const unauthorized =
-        error instanceof FunctionError &&
-        error.reason === 'handler-error' &&
-        /: Unauthorized$/.test(error.message);
-      if (!unauthorized) this.options.reporter.failed(`authorizer failed: ${(error as Error).message}`);
-      return { allowed: false, status: unauthorized ? 401 : 500 };
-    }
-    const integrationLatency = Date.now() - started;
-    if (!result || typeof result.principalId !== 'string') {
-      this.options.reporter.failed('authorizer returned no principalId: API Gateway answers 500');
-      return { allowed: false, status: 500 };
-    }
-    const badKey = Object.entries(result.context ?? {}).find(
-      ([, v]) => !['string', 'number', 'boolean'].includes(typeof v),
-    );
-    if (badKey) {
-      this.options.reporter.failed(
-        `authorizer context '${badKey[0]}' is not a string, number or boolean: API Gateway answers 500`,
-      );
-      return { allowed: false, status: 500 };
-    }
-    if (!policyAllows(result.policyDocument, methodArn)) return { allowed: false, status: 403 };
-    return {
-      allowed: true,
-      context: { ...result.context, principalId: result.principalId, integrationLatency },
-    };
   }
 
   private open(
@@ -370,7 +312,7 @@ export class Gateway implements ManagedConnections {
     const event = messageEvent(details, text);
     const started = Date.now();
     const requestId = event.requestContext.requestId;
-    void this.invokeRoute(this.functions.websocket, event).then(
+    void this.invoke(this.functions.websocket, event).then(
       (result) => {
         this.options.reporter.invoked(
           '$default',
@@ -381,12 +323,11 @@ export class Gateway implements ManagedConnections {
         if (typeof result?.body === 'string' && result.body !== '') this.respond(connection, result.body);
       },
       (error: unknown) => {
-        const timedOut =
-          error instanceof IntegrationTimeout ||
-          (error instanceof FunctionError && error.reason === 'timeout');
-        const message = timedOut ? 'Endpoint request timed out' : 'Internal server error';
+        const message = routeFailureMessage(error);
         this.options.reporter.invoked('$default', details.connectionId, Date.now() - started, message);
-        if (!timedOut) this.options.reporter.failed(`$default failed: ${(error as Error).message}`);
+        if (message === 'Internal server error') {
+          this.options.reporter.failed(`$default failed: ${(error as Error).message}`);
+        }
         this.respond(connection, JSON.stringify({ message, connectionId: details.connectionId, requestId }));
       },
     );
@@ -431,7 +372,7 @@ export class Gateway implements ManagedConnections {
     close: { code: number; reason: string },
   ): void {
     const started = Date.now();
-    const done = this.invokeRoute(functions.websocket, disconnectEvent(details, handshake, close)).then(
+    const done = this.invoke(functions.websocket, disconnectEvent(details, handshake, close)).then(
       (result) =>
         this.options.reporter.invoked(
           '$disconnect',
@@ -445,65 +386,12 @@ export class Gateway implements ManagedConnections {
     void done.finally(() => this.disconnecting.delete(done));
   }
 
-  /** Invokes a route's function, giving up after API Gateway's integration timeout. */
-  private invokeRoute(fn: Invokable, event: unknown): Promise<WebSocketResult | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, rejectTimeout) => {
-      timer = setTimeout(
-        () => rejectTimeout(new IntegrationTimeout()),
-        this.options.limits.integrationTimeoutMs,
-      );
-    });
-    return Promise.race([fn.invoke(event) as Promise<WebSocketResult | undefined>, timeout]).finally(() =>
-      clearTimeout(timer),
-    );
+  private invoke(fn: Invokable, event: unknown): Promise<WebSocketResult | undefined> {
+    return invokeRoute(fn, event, this.options.limits.integrationTimeoutMs);
   }
 }
 
 /** Waits for `promise`, but no longer than `milliseconds`. */
 function within(milliseconds: number, promise: Promise<unknown>): Promise<unknown> {
   return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, milliseconds).unref())]);
-}
-
-class IntegrationTimeout extends Error {
-  constructor() {
-    super('the integration timed out');
-  }
-}
-
-/** Ends a handshake with an HTTP error, as API Gateway refuses a connection. */
-function reject(socket: Duplex, status: number): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ message: STATUS_CODES[status] ?? 'Error' });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
-      'Connection: close\r\nContent-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}
-
-/** The upgrade request's headers (as the client spelled them) and query, plus API Gateway's own headers. */
-function handshakeOf(request: IncomingMessage, socket: Socket): HandshakeDetails {
-  const headers: Record<string, string[]> = {};
-  for (let i = 0; i < request.rawHeaders.length; i += 2) {
-    const name = request.rawHeaders[i]!;
-    (headers[name] ??= []).push(request.rawHeaders[i + 1]!);
-  }
-  headers['X-Forwarded-For'] ??= [socket.remoteAddress ?? '127.0.0.1'];
-  headers['X-Forwarded-Port'] ??= [String(socket.localPort ?? '')];
-  headers['X-Forwarded-Proto'] ??= ['http'];
-  const query: Record<string, string[]> = {};
-  for (const [name, value] of new URL(request.url ?? '/', 'http://sandbox').searchParams) {
-    (query[name] ??= []).push(value);
-  }
-  return { headers, query };
-}
-
-/** The value an identity source (`route.request.querystring.token`, `route.request.header.Auth`) names. */
-function identityValue(source: string, handshake: HandshakeDetails): string | undefined {
-  const [, where, name] = /^route\.request\.(querystring|header)\.(.+)$/.exec(source) ?? [];
-  if (!where || !name) return undefined;
-  if (where === 'querystring') return handshake.query[name]?.at(-1) || undefined;
-  const header = Object.keys(handshake.headers).find((key) => key.toLowerCase() === name.toLowerCase());
-  return (header && handshake.headers[header]?.at(-1)) || undefined;
 }
