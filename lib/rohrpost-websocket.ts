@@ -82,55 +82,86 @@ export class RohrpostWebSocket extends Construct {
     super(scope, id);
     this.props = props;
     const { config } = props;
-    const stageName = props.stageName ?? 'prod';
 
-    this.membershipTable = new Table(this, 'Memberships', {
-      ...tableShape(membershipTableDefinition),
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      deletionProtection: props.membershipDeletionProtection ?? false,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    for (const index of indexProps(membershipTableDefinition))
-      this.membershipTable.addGlobalSecondaryIndex(index);
-    Validations.of(this.membershipTable).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
-        'a point-in-time restore would bring back connections that no longer exist.',
-    });
-
-    if (keepsHistory(config)) {
-      this.historyTable = new Table(this, 'History', {
-        ...tableShape(historyTableDefinition),
-        billingMode: BillingMode.PAY_PER_REQUEST,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      Validations.of(this.historyTable).acknowledge({
-        id: 'AwsSolutions-DDB3',
-        reason:
-          'The history keeps messages for an hour or so, for clients that reconnect. Losing it is ' +
-          'safe: groups start a new epoch and clients refetch, which a restore could not improve.',
-      });
-    }
+    this.membershipTable = this.createMembershipTable();
+    this.historyTable = keepsHistory(config) ? this.createHistoryTable() : undefined;
     const history = this.historyTable && historySettings(config, this.historyTable.tableName);
-
     this.tables = Object.fromEntries(
       Object.entries(config.tables).map(([label, table]) => [label, this.applicationTable(label, table)]),
     );
 
     this.api = new WebSocketApi(this, 'Api', { description: 'rohrpost: request/reply and live updates' });
-    this.stage = new WebSocketStage(this, 'Stage', {
+    this.stage = this.createStage(props.stageName ?? 'prod');
+    if (props.setApiGatewayAccountRole ?? true) this.setAccountLoggingRole();
+
+    this.websocketFunction = this.createWebsocketFunction(history);
+    this.authorizerFunction = this.addRoutes();
+
+    const notifying = notifyingTableLabels(config);
+    if (notifying.length > 0) {
+      this.deadLetterQueue = this.createDeadLetterQueue();
+      this.notificationFunction = this.createNotificationFunction(notifying, history, this.deadLetterQueue);
+    }
+  }
+
+  /** The wss:// URL clients connect to. */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** The management API endpoint (https://) that PostToConnection is sent to. */
+  get managementEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
+
+  /** Who is in which group: a connection's memberships, found by group and by connection. */
+  private createMembershipTable(): Table {
+    const table = new Table(this, 'Memberships', {
+      ...tableShape(membershipTableDefinition),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      deletionProtection: this.props.membershipDeletionProtection ?? false,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    for (const index of indexProps(membershipTableDefinition)) table.addGlobalSecondaryIndex(index);
+    Validations.of(table).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
+        'a point-in-time restore would bring back connections that no longer exist.',
+    });
+    return table;
+  }
+
+  /** Each group's recent messages, for clients that reconnect. */
+  private createHistoryTable(): Table {
+    const table = new Table(this, 'History', {
+      ...tableShape(historyTableDefinition),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    Validations.of(table).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'The history keeps messages for an hour or so, for clients that reconnect. Losing it is ' +
+        'safe: groups start a new epoch and clients refetch, which a restore could not improve.',
+    });
+    return table;
+  }
+
+  /** The stage clients connect to, throttled, with JSON access logs. */
+  private createStage(stageName: string): WebSocketStage {
+    return new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName,
       autoDeploy: true,
       throttle: {
-        rateLimit: props.throttlingRateLimit ?? 1000,
-        burstLimit: props.throttlingBurstLimit ?? 500,
+        rateLimit: this.props.throttlingRateLimit ?? 1000,
+        burstLimit: this.props.throttlingBurstLimit ?? 500,
       },
       accessLogSettings: {
         destination: new LogGroupLogDestination(
           new LogGroup(this, 'AccessLogs', {
-            retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+            retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
             removalPolicy: RemovalPolicy.DESTROY,
           }),
         ),
@@ -150,38 +181,41 @@ export class RohrpostWebSocket extends Construct {
         ),
       },
     });
-    if (props.setApiGatewayAccountRole ?? true) this.setAccountLoggingRole();
+  }
 
-    const membershipArns = [
-      this.membershipTable.tableArn,
-      `${this.membershipTable.tableArn}/index/${MembershipTable.connectionIndex}`,
-    ];
-    const managementEndpoint = this.stage.callbackUrl;
-
-    this.websocketFunction = this.function('WebSocket', config.websocket, {
-      managementEndpoint,
+  /** The function behind `$connect`, `$disconnect` and `$default`, with its permissions. */
+  private createWebsocketFunction(history: HistorySettings | undefined): NodejsFunction {
+    const { config } = this.props;
+    const fn = this.function('WebSocket', config.websocket, {
+      managementEndpoint: this.stage.callbackUrl,
       tableLabels: handlerTableLabels(config),
       history,
       description: 'rohrpost: $connect, $disconnect and $default',
     });
-    this.websocketFunction.addToRolePolicy(
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-        resources: membershipArns,
+        resources: this.membershipArns(),
       }),
     );
     // Subscribing reads a group's position (and starts it), recovering queries its messages.
-    this.allowHistory(this.websocketFunction, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
-    this.allowManageConnections(this.websocketFunction, ['POST', 'DELETE']);
+    this.allowHistory(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    this.allowManageConnections(fn, ['POST', 'DELETE']);
     for (const label of handlerTableLabels(config)) {
-      this.allowTableAccess(this.websocketFunction, label, config.tables[label]!);
+      this.allowTableAccess(fn, label, config.tables[label]!);
     }
+    return fn;
+  }
 
+  /** The routes, `$connect` behind the authorizer when there is one; returns the authorizer's function. */
+  private addRoutes(): NodejsFunction | undefined {
+    const { config } = this.props;
     const integration = new WebSocketLambdaIntegration('Handler', this.websocketFunction);
+    let authorizerFunction: NodejsFunction | undefined;
     if (config.authorizer) {
       // API Gateway caches no authorizer results for WebSocket APIs: each $connect runs it. The
       // JWT check keeps the issuer's keys for the instance's life, so it costs no request.
-      this.authorizerFunction = this.function('Authorizer', config.authorizer, {
+      authorizerFunction = this.function('Authorizer', config.authorizer, {
         tableLabels: [],
         jwt: config.authorizer.jwt,
         description: config.authorizer.jwt
@@ -190,7 +224,7 @@ export class RohrpostWebSocket extends Construct {
       });
       this.api.addRoute('$connect', {
         integration,
-        authorizer: new WebSocketLambdaAuthorizer('Authorizer', this.authorizerFunction, {
+        authorizer: new WebSocketLambdaAuthorizer('Authorizer', authorizerFunction, {
           identitySource: [...config.authorizer.identitySource],
         }),
       });
@@ -200,89 +234,95 @@ export class RohrpostWebSocket extends Construct {
     this.api.addRoute('$disconnect', { integration });
     this.api.addRoute('$default', { integration, returnResponse: true });
     this.acknowledgeRouteAuthorization(Boolean(config.authorizer));
+    return authorizerFunction;
+  }
 
-    const notifying = notifyingTableLabels(config);
-    if (notifying.length > 0) {
-      const notifications = config.notifications;
-      this.deadLetterQueue = new Queue(this, 'DeadLetters', {
-        encryption: QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      Validations.of(this.deadLetterQueue).acknowledge({
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
-          'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
-      });
-      this.notificationFunction = this.function('Notifications', notifications, {
-        managementEndpoint,
-        tableLabels: notifying,
-        history,
-        deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
-        description: 'rohrpost: table changes to subscription-update messages',
-      });
-      this.notificationFunction.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
-          resources: membershipArns,
+  /** Where stream batches that failed every retry go, and changes that can never be sent. */
+  private createDeadLetterQueue(): Queue {
+    const queue = new Queue(this, 'DeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
+        'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
+    });
+    this.alarm(
+      'DeadLetterAlarm',
+      queue.metricApproximateNumberOfMessagesVisible(),
+      1,
+      'A stream batch failed every retry: inspect the dead-letter queue.',
+    );
+    return queue;
+  }
+
+  /** The function fed by the notifying tables' streams, with its permissions and lag alarm. */
+  private createNotificationFunction(
+    notifying: readonly string[],
+    history: HistorySettings | undefined,
+    deadLetterQueue: Queue,
+  ): NodejsFunction {
+    const { notifications } = this.props.config;
+    const fn = this.function('Notifications', notifications, {
+      managementEndpoint: this.stage.callbackUrl,
+      tableLabels: [...notifying],
+      history,
+      deadLetterQueueUrl: deadLetterQueue.queueUrl,
+      description: 'rohrpost: table changes to subscription-update messages',
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
+        resources: this.membershipArns(),
+      }),
+    );
+    // Placing messages is a transaction of updates and conditional puts; marking them delivered a batch of puts.
+    this.allowHistory(fn, [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    ]);
+    // Changes that can never be notified are set aside at once.
+    deadLetterQueue.grantSendMessages(fn);
+    this.allowManageConnections(fn, ['POST']);
+    for (const label of notifying) {
+      fn.addEventSource(
+        new DynamoEventSource(this.tables[label]!, {
+          startingPosition: StartingPosition.LATEST,
+          batchSize: notifications.batchSize,
+          bisectBatchOnError: true,
+          reportBatchItemFailures: true,
+          retryAttempts: notifications.retryAttempts,
+          maxRecordAge: Duration.seconds(notifications.maxRecordAgeSeconds),
+          onFailure: new SqsDlq(deadLetterQueue),
         }),
-      );
-      // Placing messages is a transaction of updates and conditional puts; marking them delivered a batch of puts.
-      this.allowHistory(this.notificationFunction, [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:BatchWriteItem',
-      ]);
-      // Changes that can never be notified are set aside at once.
-      this.deadLetterQueue.grantSendMessages(this.notificationFunction);
-      this.allowManageConnections(this.notificationFunction, ['POST']);
-      for (const label of notifying) {
-        this.notificationFunction.addEventSource(
-          new DynamoEventSource(this.tables[label]!, {
-            startingPosition: StartingPosition.LATEST,
-            batchSize: notifications.batchSize,
-            bisectBatchOnError: true,
-            reportBatchItemFailures: true,
-            retryAttempts: notifications.retryAttempts,
-            maxRecordAge: Duration.seconds(notifications.maxRecordAgeSeconds),
-            onFailure: new SqsDlq(this.deadLetterQueue),
-          }),
-        );
-      }
-      Validations.of(this.notificationFunction.role!).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
-          'permissions; reading records is limited to the configured streams.',
-      });
-      this.alarm(
-        'DeadLetterAlarm',
-        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
-        1,
-        'A stream batch failed every retry: inspect the dead-letter queue.',
-      );
-      this.alarm(
-        'NotificationLagAlarm',
-        this.notificationFunction.metric('IteratorAge', {
-          statistic: 'Maximum',
-          period: Duration.minutes(1),
-        }),
-        (notifications.maxRecordAgeSeconds * 1000) / 2,
-        'Notifications lag half the maximum record age behind the table changes.',
       );
     }
+    Validations.of(fn.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
+        'permissions; reading records is limited to the configured streams.',
+    });
+    this.alarm(
+      'NotificationLagAlarm',
+      fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
+      (notifications.maxRecordAgeSeconds * 1000) / 2,
+      'Notifications lag half the maximum record age behind the table changes.',
+    );
+    return fn;
   }
 
-  /** The wss:// URL clients connect to. */
-  get url(): string {
-    return this.stage.url;
-  }
-
-  /** The management API endpoint (https://) that PostToConnection is sent to. */
-  get managementEndpoint(): string {
-    return this.stage.callbackUrl;
+  /** The membership table and its by-connection index. */
+  private membershipArns(): string[] {
+    return [
+      this.membershipTable.tableArn,
+      `${this.membershipTable.tableArn}/index/${MembershipTable.connectionIndex}`,
+    ];
   }
 
   private applicationTable(label: string, table: ApplicationTableConfig): ITable {

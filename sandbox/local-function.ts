@@ -62,14 +62,15 @@ export class FunctionError extends Error {
  * for AWS), run in worker threads with its own environment. As in Lambda, an instance (one
  * worker) runs one invocation at a time; another invocation arriving meanwhile starts another
  * instance (a cold start, reported), up to `maxInstances`, beyond which it waits for one; more
- * invocations at once than the reserved concurrency are throttled. Instances are reused while they last: an uncaught exception or a
- * timeout ends one. With `watch`, a changed source file is rebuilt and new instances run the
- * new code while the old ones finish what they have.
+ * invocations at once than the reserved concurrency are throttled. Instances are reused while
+ * they last: an uncaught exception or a timeout ends one. With `watch`, a changed source file is
+ * rebuilt and new instances run the new code while the old ones finish what they have.
  */
 export class LocalFunction {
   /** Instances of the current code waiting for an invocation, the most recently used last. */
   private readonly idle: FunctionInstance[] = [];
-  private busy = 0;
+  /** Invocations under way, waiting ones included: what reserved concurrency counts. */
+  private inFlight = 0;
   private bundle: string | undefined;
   private bundleHash: string | undefined;
   private version = 0;
@@ -136,19 +137,19 @@ export class LocalFunction {
     if (this.stopped) throw new FunctionError(this.options.name, 'stopped', 'the sandbox is stopping');
     // Counted before the first await, so that invocations arriving together see each other.
     const acquiring = this.acquire();
-    this.busy++;
+    this.inFlight++;
     let instance: FunctionInstance;
     try {
       instance = await acquiring;
     } catch (error) {
-      this.busy--;
+      this.inFlight--;
       throw error;
     }
     try {
       await instance.ready;
       return await instance.invoke(event, this.options.timeoutMs);
     } finally {
-      this.busy--;
+      this.inFlight--;
       this.release(instance);
     }
   }
@@ -169,7 +170,7 @@ export class LocalFunction {
     const idle = this.idle.pop();
     if (idle) return idle;
     const ceiling = this.options.reservedConcurrency ?? Infinity;
-    if (this.busy >= ceiling) {
+    if (this.inFlight >= ceiling) {
       throw new FunctionError(
         this.options.name,
         'throttled',
