@@ -32,6 +32,7 @@ export function localLambdaEnvironment(options: {
     AWS_ENDPOINT_URL_SQS: options.sqsEndpoint,
     AWS_LAMBDA_FUNCTION_NAME: options.functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.memorySize),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     // Lambda runs Node 22+, so the SDK's warning about this machine's Node does not apply there.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...(process.env.LOG_LEVEL && { LOG_LEVEL: process.env.LOG_LEVEL }),

@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
 import type { ConnectRequest } from './connect';
@@ -53,9 +54,10 @@ const UNAUTHORIZED = 'Unauthorized';
 export function createConnectAuthorizer(
   authorize: AuthorizeConnection,
   options: { logger?: Logger } = {},
-): (event: WebSocketAuthorizerEvent) => Promise<WebSocketAuthorizerResult> {
+): (event: WebSocketAuthorizerEvent, context?: Context) => Promise<WebSocketAuthorizerResult> {
   const logger = options.logger ?? createLogger('rohrpost-authorizer');
-  return async function handler(event) {
+  return async function handler(event, lambdaContext) {
+    logger.startInvocation?.(lambdaContext, { connectionId: event.requestContext.connectionId });
     let identity: Identity | undefined;
     try {
       identity = await authorize(connectRequest(event));

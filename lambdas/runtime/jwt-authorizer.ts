@@ -3,6 +3,7 @@
  * the token in the query string is verified with `jose` against the issuer's published keys,
  * and its claims become the connection's identity.
  */
+import type { Context } from 'aws-lambda';
 import type { JWTPayload } from 'jose';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JwtSettings } from '../environment';
@@ -104,7 +105,7 @@ export class JwtVerifier {
 export function createJwtAuthorizer(
   settings: JwtSettings | (() => JwtSettings),
   options: { logger?: Logger } = {},
-): (event: WebSocketAuthorizerEvent) => Promise<WebSocketAuthorizerResult> {
+): (event: WebSocketAuthorizerEvent, context?: Context) => Promise<WebSocketAuthorizerResult> {
   const logger = options.logger ?? createLogger('rohrpost-authorizer');
   let verifier: JwtVerifier | undefined;
   let resolved: JwtSettings | undefined;

@@ -1,4 +1,4 @@
-import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent, Context } from 'aws-lambda';
 import { UndeliverableChangeError } from '../changes/change';
 import type { NotificationHooks } from '../changes/notices';
 import type { ResolvedConfig } from '../config';
@@ -48,7 +48,10 @@ export interface NotificationHandlerOptions {
   readonly logger?: Logger;
 }
 
-export type NotificationLambdaHandler = (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+export type NotificationLambdaHandler = (
+  event: DynamoDBStreamEvent,
+  context?: Context,
+) => Promise<DynamoDBBatchResponse>;
 
 /**
  * Creates the notification function: DynamoDB stream records in, `subscription-update`
@@ -113,7 +116,8 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     return true;
   }
 
-  return async function handler(event) {
+  return async function handler(event, lambdaContext) {
+    logger.startInvocation?.(lambdaContext, {});
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];

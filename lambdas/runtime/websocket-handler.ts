@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import type { Connections } from '../delivery/connections';
 import { connectionsAt, managementEndpoint, signedConnectionsAt } from '../delivery/connections';
 import { GoneConnections, sendToGroup } from '../delivery/fan-out';
@@ -55,7 +56,7 @@ export interface WebSocketHandlerOptions {
 }
 
 /** The Lambda handler API Gateway calls for `$connect`, `$disconnect` and `$default`. */
-export type WebSocketLambdaHandler = (event: WebSocketEvent) => Promise<WebSocketResult>;
+export type WebSocketLambdaHandler = (event: WebSocketEvent, context?: Context) => Promise<WebSocketResult>;
 
 const OK: WebSocketResult = Object.freeze({ statusCode: 200 });
 /** Posts in flight when a handler sends to a group. */
@@ -96,8 +97,16 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     });
   }
 
-  async function handleMessage(event: WebSocketEvent): Promise<WebSocketResult> {
+  async function handleMessage(
+    event: WebSocketEvent,
+    lambdaContext: Context | undefined,
+  ): Promise<WebSocketResult> {
     const parsed = parseFrame(frameText(event));
+    const { connectionId } = event.requestContext;
+    logger.startInvocation?.(lambdaContext, {
+      connectionId,
+      messageType: parsed.ok ? parsed.typeName : undefined,
+    });
     if (!parsed.ok) return routeResponse(buildProtocolError(parsed.error));
     const { request, typeName } = parsed;
     const handler = registry.get(typeName);
@@ -168,15 +177,17 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     context.replyError(ProtocolErrors.internal);
   }
 
-  return async function handler(event) {
+  return async function handler(event, lambdaContext) {
     try {
       switch (event.requestContext.eventType) {
         case 'CONNECT':
+          logger.startInvocation?.(lambdaContext, { connectionId: event.requestContext.connectionId });
           return await handleConnect(event);
         case 'DISCONNECT':
+          logger.startInvocation?.(lambdaContext, { connectionId: event.requestContext.connectionId });
           return await handleDisconnect(event);
         default:
-          return await handleMessage(event);
+          return await handleMessage(event, lambdaContext);
       }
     } catch (error) {
       logger.error('Unexpected failure', { routeKey: event.requestContext?.routeKey, error });
