@@ -6,7 +6,7 @@ import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-li
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IAlarmAction, IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import type { ApplicationTableConfig, ResolvedFunction, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import type { HistorySettings, JwtSettings } from '../lambdas/environment';
+import { METRICS_NAMESPACE, NOTIFICATIONS_SERVICE, NotificationMetrics } from '../lambdas/metric-names';
 import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
@@ -308,6 +309,19 @@ export class RohrpostWebSocket extends Construct {
         'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
         'permissions; reading records is limited to the configured streams.',
     });
+    // A record reported as a batch item failure is no Lambda error: the function counts it.
+    this.alarm(
+      'FailedRecordsAlarm',
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: NotificationMetrics.recordsFailed,
+        dimensionsMap: { service: NOTIFICATIONS_SERVICE },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }),
+      1,
+      "Table changes fail to notify and are being retried: read the notification function's errors.",
+    );
     this.alarm(
       'NotificationLagAlarm',
       fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),

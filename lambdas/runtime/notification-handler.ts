@@ -11,6 +11,9 @@ import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
+import type { MetricsRecorder } from '../metrics';
+import { NOTIFICATIONS_SERVICE, NotificationMetrics } from '../metric-names';
+import { createMetrics } from '../metrics';
 import { createLogger } from '../logger';
 import { RecentSet } from '../recent-set';
 import { configuredTableNames, membershipStore, sequencer } from '../storage/clients';
@@ -46,6 +49,8 @@ export interface NotificationHandlerOptions {
   readonly payloadLimitBytes?: number;
   /** @default a JSON logger for service `rohrpost-notifications` */
   readonly logger?: Logger;
+  /** Where the batch's counts go. @default Powertools' Metrics, as embedded-metric-format lines */
+  readonly metrics?: MetricsRecorder;
 }
 
 export type NotificationLambdaHandler = (
@@ -68,7 +73,8 @@ export type NotificationLambdaHandler = (
  */
 export function createNotificationHandler(options: NotificationHandlerOptions): NotificationLambdaHandler {
   const { config } = options;
-  const logger = options.logger ?? createLogger('rohrpost-notifications');
+  const logger = options.logger ?? createLogger(NOTIFICATIONS_SERVICE);
+  const metrics = options.metrics ?? createMetrics(NOTIFICATIONS_SERVICE);
   const history = options.sequencer ?? sequencer;
   const deadLetters = options.deadLetters ?? deadLettersFromEnvironment;
   const notifier = new RecordNotifier({
@@ -120,6 +126,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     logger.startInvocation?.(lambdaContext, {});
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
+    let setAsideCount = 0;
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
@@ -128,7 +135,10 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
           if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
           const { error } = outcome;
           if (error === undefined) continue;
-          if (error instanceof UndeliverableChangeError && (await setAside(record, error))) continue;
+          if (error instanceof UndeliverableChangeError && (await setAside(record, error))) {
+            setAsideCount++;
+            continue;
+          }
           const later = records.slice(index);
           logger.error('A change could not be notified; it will be retried', {
             eventID: record.eventID,
@@ -143,6 +153,11 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
       }),
     );
     await rememberRedelivered(failures, delivered);
+    // A failed record is no Lambda error: without this count, nothing would alarm while it is retried.
+    metrics.count(NotificationMetrics.recordsReceived, event.Records?.length ?? 0);
+    metrics.count(NotificationMetrics.recordsFailed, failures.length);
+    metrics.count(NotificationMetrics.recordsDeadLettered, setAsideCount);
+    metrics.publish();
     return { batchItemFailures: failures.map((record) => ({ itemIdentifier: sequenceNumber(record) })) };
   };
 

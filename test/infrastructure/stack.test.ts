@@ -385,7 +385,7 @@ describe('the CDK stack with the project configuration', () => {
       });
     });
 
-    test('alarms: dead letters, function errors and throttles, notification lag', () => {
+    test('alarms: dead letters, function errors and throttles, notification lag, failed records', () => {
       const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
       const metric = (name: string) => alarms.filter((alarm) => alarm.MetricName === name);
       expect(metric('ApproximateNumberOfMessagesVisible')).toEqual([
@@ -395,6 +395,17 @@ describe('the CDK stack with the project configuration', () => {
       expect(metric('Throttles')).toHaveLength(2);
       expect(metric('IteratorAge')).toEqual([
         expect.objectContaining({ Threshold: 1_800_000, Statistic: 'Maximum' }),
+      ]);
+      // Fires in the first minute a record fails, not an hour later at the dead-letter queue.
+      expect(metric('RecordsFailed')).toEqual([
+        expect.objectContaining({
+          Namespace: 'rohrpost',
+          Dimensions: [{ Name: 'service', Value: 'rohrpost-notifications' }],
+          Statistic: 'Sum',
+          Period: 60,
+          EvaluationPeriods: 1,
+          Threshold: 1,
+        }),
       ]);
       for (const alarm of alarms) expect(alarm.TreatMissingData).toBe('notBreaching');
     });

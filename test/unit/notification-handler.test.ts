@@ -5,6 +5,8 @@ import type { Connections } from '../../lambdas/delivery/connections';
 import { ConnectionGoneError } from '../../lambdas/delivery/connections';
 import type { DeadLetters, UndeliverableRecord } from '../../lambdas/delivery/dead-letters';
 import type { GroupPosition } from '../../lambdas/protocol/position';
+import type { MetricsRecorder } from '../../lambdas/metrics';
+import { createMetrics } from '../../lambdas/metrics';
 import { createNotificationHandler } from '../../lambdas/runtime/notification-handler';
 import type { MembershipStore } from '../../lambdas/storage/membership';
 import type { DeliveredMessage, Sequencer } from '../../lambdas/storage/sequencer';
@@ -69,6 +71,7 @@ function setUp(
     query?: () => Promise<void>;
     sequencer?: Sequencer;
     deadLetters?: DeadLetters;
+    metrics?: MetricsRecorder;
   } = {},
 ) {
   const posted: string[] = [];
@@ -108,11 +111,54 @@ function setUp(
     sequencer: () => options.sequencer,
     deadLetters: () => options.deadLetters,
     logger,
+    metrics: options.metrics ?? { count: () => undefined, publish: () => undefined },
   });
   return { handler, posted, left, logger };
 }
 
 describe('the notification function when things fail', () => {
+  test('counts received, failed and dead-lettered records in one embedded-metric-format line per batch', async () => {
+    const written: string[] = [];
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      const letters: UndeliverableRecord[] = [];
+      const { handler } = setUp({
+        metrics: createMetrics('rohrpost-notifications'),
+        deadLetters: { send: (letter) => (letters.push(letter), Promise.resolve()) },
+      });
+      const poison = insert('items', 'same', { poison: { BOOL: true } });
+      const heldBack = insert('items', 'same');
+      const tooLong = insert('items', 'y'.repeat(1_100));
+      await handler({ Records: [poison, heldBack, tooLong, insert('items', 'fine')] });
+    } finally {
+      jest.restoreAllMocks();
+    }
+    const lines = written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Namespace: 'rohrpost',
+            Dimensions: [['service']],
+            Metrics: expect.arrayContaining([
+              { Name: 'RecordsReceived', Unit: 'Count' },
+              { Name: 'RecordsFailed', Unit: 'Count' },
+              { Name: 'RecordsDeadLettered', Unit: 'Count' },
+            ]),
+          },
+        ],
+      },
+      service: 'rohrpost-notifications',
+      RecordsReceived: 4,
+      RecordsFailed: 2,
+      RecordsDeadLettered: 1,
+    });
+  });
+
   test('a poison record is a batch item failure; the rest of the batch is delivered', async () => {
     const { handler, posted, logger } = setUp();
     const good = insert('items', 'one');
