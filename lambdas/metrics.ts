@@ -4,6 +4,7 @@ import { METRICS_NAMESPACE } from './metric-names';
 /** Counts for one invocation, written as one CloudWatch embedded-metric-format line: no API call. */
 export interface MetricsRecorder {
   count(name: string, value: number): void;
+  milliseconds(name: string, value: number): void;
   /** Writes what was counted since the last publish. */
   publish(): void;
 }
@@ -13,6 +14,7 @@ export function createMetrics(service: string): MetricsRecorder {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service });
   return {
     count: (name, value) => metrics.addMetric(name, MetricUnit.Count, value),
+    milliseconds: (name, value) => metrics.addMetric(name, MetricUnit.Milliseconds, value),
     publish: () => metrics.publishStoredMetrics(),
   };
 }

@@ -49,6 +49,11 @@ export interface RohrpostWebSocketProps {
   readonly setApiGatewayAccountRole?: boolean;
   /** Where the alarms notify, e.g. an SNS topic action. @default no action */
   readonly alarmAction?: IAlarmAction;
+  /**
+   * The notification latency alarm fires when the slowest change of 5 minutes took longer than
+   * this to reach its members; `false` turns it off. @default Duration.seconds(10)
+   */
+  readonly notificationLatencyAlarm?: Duration | false;
   /** The functions' CPU architecture. @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
 }
@@ -312,16 +317,19 @@ export class RohrpostWebSocket extends Construct {
     // A record reported as a batch item failure is no Lambda error: the function counts it.
     this.alarm(
       'FailedRecordsAlarm',
-      new Metric({
-        namespace: METRICS_NAMESPACE,
-        metricName: NotificationMetrics.recordsFailed,
-        dimensionsMap: { service: NOTIFICATIONS_SERVICE },
-        statistic: 'Sum',
-        period: Duration.minutes(1),
-      }),
+      notificationMetric(NotificationMetrics.recordsFailed, 'Sum', Duration.minutes(1)),
       1,
       "Table changes fail to notify and are being retried: read the notification function's errors.",
     );
+    const latencyLimit = this.props.notificationLatencyAlarm ?? Duration.seconds(10);
+    if (latencyLimit !== false) {
+      this.alarm(
+        'NotificationLatencyAlarm',
+        notificationMetric(NotificationMetrics.notificationLatency, 'Maximum', Duration.minutes(5)),
+        latencyLimit.toMilliseconds(),
+        `A table change took over ${latencyLimit.toHumanString()} to reach its subscribers.`,
+      );
+    }
     this.alarm(
       'NotificationLagAlarm',
       fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
@@ -535,4 +543,15 @@ export class RohrpostWebSocket extends Construct {
     };
     return joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${part.Ref}>`)).join('');
   }
+}
+
+/** A metric the notification function emits (lambdas/metric-names.ts). */
+function notificationMetric(metricName: string, statistic: string, period: Duration): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: NOTIFICATIONS_SERVICE },
+    statistic,
+    period,
+  });
 }

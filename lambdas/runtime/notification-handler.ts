@@ -127,12 +127,23 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
     let setAsideCount = 0;
+    let postsDelivered = 0;
+    let postsGone = 0;
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           const outcome = await notifier.notify(record, limiter);
           if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
+          postsDelivered += outcome.posts.delivered;
+          postsGone += outcome.posts.gone;
+          const createdAt = record.dynamodb?.ApproximateCreationDateTime;
+          if (outcome.posts.delivered > 0 && createdAt !== undefined) {
+            metrics.milliseconds(
+              NotificationMetrics.notificationLatency,
+              Math.max(0, Date.now() - createdAt * 1000),
+            );
+          }
           const { error } = outcome;
           if (error === undefined) continue;
           if (error instanceof UndeliverableChangeError && (await setAside(record, error))) {
@@ -157,6 +168,8 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     metrics.count(NotificationMetrics.recordsReceived, event.Records?.length ?? 0);
     metrics.count(NotificationMetrics.recordsFailed, failures.length);
     metrics.count(NotificationMetrics.recordsDeadLettered, setAsideCount);
+    metrics.count(NotificationMetrics.postsDelivered, postsDelivered);
+    metrics.count(NotificationMetrics.postsGone, postsGone);
     metrics.publish();
     return { batchItemFailures: failures.map((record) => ({ itemIdentifier: sequenceNumber(record) })) };
   };

@@ -27,10 +27,14 @@ export interface RecordNotifierOptions {
   readonly logger: Logger;
 }
 
+const NO_POSTS = Object.freeze({ delivered: 0, gone: 0 });
+
 /** What became of one record: the messages that reached every member, and the failure if any. */
 export interface RecordOutcome {
   /** Messages placed in their group's history that reached every member in this attempt. */
   readonly delivered: DeliveredMessage[];
+  /** Posts to members in this attempt: those that arrived, and those to connections that were gone. */
+  readonly posts: { readonly delivered: number; readonly gone: number };
   /** Why some or all of the record's messages were not delivered; an `UndeliverableChangeError` never will be. */
   readonly error?: unknown;
 }
@@ -69,19 +73,24 @@ export class RecordNotifier {
         this.fit(notice, change),
       );
     } catch (error) {
-      return { delivered: [], error };
+      return { delivered: [], posts: NO_POSTS, error };
     }
     if (notices.length === 0) {
       this.options.logger.debug('The change concerns no group: nothing to send', { eventID: record.eventID });
-      return { delivered: [] };
+      return { delivered: [], posts: NO_POSTS };
     }
     const recordId = this.recordId(record);
     const sent = await Promise.allSettled(notices.map((notice) => this.send(notice, recordId, limiter)));
-    const delivered = sent.flatMap((result) =>
-      result.status === 'fulfilled' && result.value ? [result.value] : [],
-    );
+    const delivered: DeliveredMessage[] = [];
+    const posts = { delivered: 0, gone: 0 };
+    for (const result of sent) {
+      if (result.status !== 'fulfilled') continue;
+      if (result.value.message) delivered.push(result.value.message);
+      posts.delivered += result.value.posts.delivered;
+      posts.gone += result.value.posts.gone;
+    }
     const failed = sent.find((result) => result.status === 'rejected');
-    return failed ? { delivered, error: failed.reason } : { delivered };
+    return failed ? { delivered, posts, error: failed.reason } : { delivered, posts };
   }
 
   private ruleFor(record: DynamoDBRecord): { label: string; rule: NotificationRule } {
@@ -114,7 +123,7 @@ export class RecordNotifier {
     notice: Notice,
     recordId: string,
     limiter: Limiter,
-  ): Promise<DeliveredMessage | undefined> {
+  ): Promise<{ message?: DeliveredMessage; posts: RecordOutcome['posts'] }> {
     const id = notificationId(recordId, notice.group);
     const render = (position?: GroupPosition) => JSON.stringify(subscriptionUpdate(notice, id, position));
     const sequencer = this.options.sequencer();
@@ -124,16 +133,19 @@ export class RecordNotifier {
         group: notice.group,
         seq: placed.position.seq,
       });
-      return undefined;
+      return { posts: NO_POSTS };
     }
-    await sendToGroup(notice.group, placed?.payload ?? render(), {
+    const result = await sendToGroup(notice.group, placed?.payload ?? render(), {
       membership: this.options.membership(),
       connections: this.options.connections(),
       limiter,
       goneConnections: this.options.goneConnections,
       logger: this.options.logger,
     });
-    return placed && { group: notice.group, recordId, position: placed.position };
+    return {
+      message: placed && { group: notice.group, recordId, position: placed.position },
+      posts: { delivered: result.delivered, gone: result.gone },
+    };
   }
 }
 

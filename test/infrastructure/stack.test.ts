@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { defineConfig } from '../../lambdas/config';
 import config from '../../rohrpost.config';
 import type { Synthesized } from '../support/cdk';
@@ -385,7 +385,7 @@ describe('the CDK stack with the project configuration', () => {
       });
     });
 
-    test('alarms: dead letters, function errors and throttles, notification lag, failed records', () => {
+    test('alarms: dead letters, function errors and throttles, notification lag, failed records, latency', () => {
       const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
       const metric = (name: string) => alarms.filter((alarm) => alarm.MetricName === name);
       expect(metric('ApproximateNumberOfMessagesVisible')).toEqual([
@@ -406,6 +406,9 @@ describe('the CDK stack with the project configuration', () => {
           EvaluationPeriods: 1,
           Threshold: 1,
         }),
+      ]);
+      expect(metric('NotificationLatency')).toEqual([
+        expect.objectContaining({ Statistic: 'Maximum', Period: 300, Threshold: 10_000 }),
       ]);
       for (const alarm of alarms) expect(alarm.TreatMissingData).toBe('notBreaching');
     });
@@ -520,6 +523,20 @@ describe('the CDK stack with other configurations', () => {
     });
     expect(JSON.stringify(statementsOf(synthesized, authorizer))).not.toMatch(/dynamodb|execute-api|sqs/);
   });
+
+  test.each([
+    [Duration.seconds(3), [3_000]],
+    [false as const, []],
+  ])(
+    'notificationLatencyAlarm %s sets or turns off the latency alarm',
+    (notificationLatencyAlarm, thresholds) => {
+      const synthesized = synthesize(config, { props: { notificationLatencyAlarm } });
+      const latency = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm')
+        .map(([, alarm]) => alarm.Properties)
+        .filter((alarm) => alarm.MetricName === 'NotificationLatency');
+      expect(latency.map((alarm) => alarm.Threshold)).toEqual(thresholds);
+    },
+  );
 
   test('without notifying tables there is no notification function, queue, event source or history', () => {
     const synthesized = synthesize(defineConfig({}));

@@ -111,13 +111,17 @@ function setUp(
     sequencer: () => options.sequencer,
     deadLetters: () => options.deadLetters,
     logger,
-    metrics: options.metrics ?? { count: () => undefined, publish: () => undefined },
+    metrics: options.metrics ?? {
+      count: () => undefined,
+      milliseconds: () => undefined,
+      publish: () => undefined,
+    },
   });
   return { handler, posted, left, logger };
 }
 
 describe('the notification function when things fail', () => {
-  test('counts received, failed and dead-lettered records in one embedded-metric-format line per batch', async () => {
+  test('counts records, posts and the latency to the last post in one embedded-metric-format line per batch', async () => {
     const written: string[] = [];
     jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       written.push(String(chunk));
@@ -132,7 +136,10 @@ describe('the notification function when things fail', () => {
       const poison = insert('items', 'same', { poison: { BOOL: true } });
       const heldBack = insert('items', 'same');
       const tooLong = insert('items', 'y'.repeat(1_100));
-      await handler({ Records: [poison, heldBack, tooLong, insert('items', 'fine')] });
+      const fine = insert('items', 'fine');
+      // DynamoDB gives a record's creation time to the second: this change is 3 s old.
+      fine.dynamodb!.ApproximateCreationDateTime = Math.floor(Date.now() / 1000) - 3;
+      await handler({ Records: [poison, heldBack, tooLong, fine] });
     } finally {
       jest.restoreAllMocks();
     }
@@ -148,6 +155,9 @@ describe('the notification function when things fail', () => {
               { Name: 'RecordsReceived', Unit: 'Count' },
               { Name: 'RecordsFailed', Unit: 'Count' },
               { Name: 'RecordsDeadLettered', Unit: 'Count' },
+              { Name: 'PostsDelivered', Unit: 'Count' },
+              { Name: 'PostsGone', Unit: 'Count' },
+              { Name: 'NotificationLatency', Unit: 'Milliseconds' },
             ]),
           },
         ],
@@ -156,7 +166,12 @@ describe('the notification function when things fail', () => {
       RecordsReceived: 4,
       RecordsFailed: 2,
       RecordsDeadLettered: 1,
+      PostsDelivered: 2, // the fine change, to its group's two members
+      PostsGone: 0,
     });
+    const latency = lines[0]!.NotificationLatency as number;
+    expect(latency).toBeGreaterThanOrEqual(2_000);
+    expect(latency).toBeLessThan(5_000);
   });
 
   test('a poison record is a batch item failure; the rest of the batch is delivered', async () => {
