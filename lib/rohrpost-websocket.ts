@@ -6,7 +6,15 @@ import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-li
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IAlarmAction, IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -54,6 +62,8 @@ export interface RohrpostWebSocketProps {
    * this to reach its members; `false` turns it off. @default Duration.seconds(10)
    */
   readonly notificationLatencyAlarm?: Duration | false;
+  /** A CloudWatch dashboard of the API, the functions and the notifications. @default true */
+  readonly dashboard?: boolean;
   /** The functions' CPU architecture. @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
 }
@@ -81,6 +91,8 @@ export class RohrpostWebSocket extends Construct {
   readonly authorizerFunction: NodejsFunction | undefined;
   readonly deadLetterQueue: Queue | undefined;
   readonly alarms: Alarm[] = [];
+  /** The dashboard; `undefined` when the `dashboard` prop turns it off. */
+  readonly dashboard: Dashboard | undefined;
 
   private readonly props: RohrpostWebSocketProps;
 
@@ -108,6 +120,7 @@ export class RohrpostWebSocket extends Construct {
       this.deadLetterQueue = this.createDeadLetterQueue();
       this.notificationFunction = this.createNotificationFunction(notifying, history, this.deadLetterQueue);
     }
+    if (props.dashboard ?? true) this.dashboard = this.createDashboard();
   }
 
   /** The wss:// URL clients connect to. */
@@ -337,6 +350,66 @@ export class RohrpostWebSocket extends Construct {
       'Notifications lag half the maximum record age behind the table changes.',
     );
     return fn;
+  }
+
+  /** What an on-call engineer looks at first: traffic, the functions, the notifications, the alarms. */
+  private createDashboard(): Dashboard {
+    const dashboard = new Dashboard(this, 'Dashboard');
+    const stageMetric = (metricName: string, statistic: string) =>
+      new Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: this.api.apiId, Stage: this.stage.stageName },
+        statistic,
+        period: Duration.minutes(1),
+      });
+    const functions = [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
+      (fn): fn is NodejsFunction => fn !== undefined,
+    );
+    dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Connections and messages',
+        left: [stageMetric('ConnectCount', 'Sum'), stageMetric('MessageCount', 'Sum')],
+        right: [stageMetric('ClientError', 'Sum'), stageMetric('IntegrationError', 'Sum')],
+      }),
+      new GraphWidget({
+        title: 'Function errors and throttles',
+        left: functions.map((fn) => fn.metricErrors({ period: Duration.minutes(1) })),
+        right: functions.map((fn) => fn.metricThrottles({ period: Duration.minutes(1) })),
+      }),
+      new GraphWidget({
+        title: 'Function duration (p99)',
+        left: functions.map((fn) => fn.metricDuration({ period: Duration.minutes(1), statistic: 'p99' })),
+      }),
+    );
+    if (this.notificationFunction) {
+      const minute = Duration.minutes(1);
+      dashboard.addWidgets(
+        new GraphWidget({
+          title: 'Stream records',
+          left: [
+            notificationMetric(NotificationMetrics.recordsReceived, 'Sum', minute),
+            notificationMetric(NotificationMetrics.recordsFailed, 'Sum', minute),
+            notificationMetric(NotificationMetrics.recordsDeadLettered, 'Sum', minute),
+          ],
+        }),
+        new GraphWidget({
+          title: 'Posts to members',
+          left: [
+            notificationMetric(NotificationMetrics.postsDelivered, 'Sum', minute),
+            notificationMetric(NotificationMetrics.postsGone, 'Sum', minute),
+          ],
+        }),
+        new GraphWidget({
+          title: 'Change to last post (ms)',
+          left: ['p50', 'p99', 'Maximum'].map((statistic) =>
+            notificationMetric(NotificationMetrics.notificationLatency, statistic, minute),
+          ),
+        }),
+      );
+    }
+    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
+    return dashboard;
   }
 
   /** The membership table and its by-connection index. */

@@ -538,6 +538,21 @@ describe('the CDK stack with other configurations', () => {
     },
   );
 
+  test('a dashboard shows traffic, the functions, the notifications and the alarms, unless turned off', () => {
+    const body = (synthesized: ReturnType<typeof synthesize>) =>
+      resourcesOf(synthesized, 'AWS::CloudWatch::Dashboard').map(([, dashboard]) =>
+        JSON.stringify(dashboard.Properties.DashboardBody),
+      );
+    const [dashboard, ...others] = body(synthesize(config));
+    expect(others).toEqual([]);
+    for (const shown of ['ConnectCount', 'MessageCount', 'Errors', 'Throttles', 'Duration', 'RecordsFailed'])
+      expect(dashboard).toContain(shown);
+    expect(dashboard).toContain('PostsDelivered');
+    expect(dashboard).toContain('NotificationLatency');
+    expect(dashboard).toContain('\\"type\\":\\"alarm\\"');
+    expect(body(synthesize(config, { props: { dashboard: false } }))).toEqual([]);
+  });
+
   test('without notifying tables there is no notification function, queue, event source or history', () => {
     const synthesized = synthesize(defineConfig({}));
     expect(resourcesOf(synthesized, 'AWS::Lambda::Function')).toHaveLength(1);
