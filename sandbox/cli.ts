@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import config from '../rohrpost.config';
 import { consoleReporter } from './console-reporter';
 import { JavaMissingError } from './dynamodb-local';
+import { METRICS_PATH } from './metrics-summary';
 import type { Sandbox } from './sandbox';
 import { startSandbox } from './sandbox';
 
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
       `  WebSocket       ${sandbox.websocketUrl}\n` +
       `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
       `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n` +
+      `  Metrics         ${sandbox.gateway.origin}${METRICS_PATH}   (as CloudWatch would add them up)\n` +
       (sandbox.localIssuer
         ? `  JWT issuer      local, in place of authorizer.jwt's: npm run token -- alice\n`
         : '') +
@@ -128,6 +130,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stdout.write(`\n${signal}: stopping the sandbox...\n`);
+    const figures = sandbox.metrics.format();
+    if (figures.length > 0) process.stdout.write(`Metrics since the start:\n  ${figures.join('\n  ')}\n`);
     sandbox.stop().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -18,6 +18,7 @@ import { Gateway } from './gateway';
 import type { FunctionReporter } from './local-function';
 import { LocalFunction } from './local-function';
 import { LocalIssuer } from './local-issuer';
+import { MetricsSummary } from './metrics-summary';
 import { PageServer } from './page-server';
 import type { StreamReporter } from './stream-poller';
 import { StreamPoller } from './stream-poller';
@@ -64,6 +65,8 @@ export interface Sandbox {
   /** The groups' history table; `undefined` when no group keeps a history. */
   readonly historyTable: string | undefined;
   readonly gateway: Gateway;
+  /** What the functions' metrics add up to, as CloudWatch would show them; also at GET /.sandbox/metrics. */
+  readonly metrics: MetricsSummary;
   /** The identity provider standing in for the configured one, when `authorizer.jwt` is set. */
   readonly localIssuer: LocalIssuer | undefined;
   /** Stream records set aside: on AWS they would be in the dead-letter queue. */
@@ -136,6 +139,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config } = options;
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
+  const metrics = new MetricsSummary();
+  // The functions' output goes to the log, and their metric lines to the summary as well.
+  const functionReporter: FunctionReporter = {
+    ...reporter,
+    output: (name, line, stream) => {
+      metrics.observe(line);
+      reporter.output(name, line, stream);
+    },
+  };
   const prefix = options.tablePrefix ?? '';
   const parts: Parts = { functions: [], pollers: [], deadLetters: [] };
   let stopping: Promise<void> | undefined;
@@ -181,7 +193,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       region: LOCAL_REGION,
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
-      services: localIssuer ? [deadLetterQueue, localIssuer] : [deadLetterQueue],
+      services: localIssuer ? [deadLetterQueue, metrics, localIssuer] : [deadLetterQueue, metrics],
       page: parts.page,
     });
     parts.gateway = gateway;
@@ -217,7 +229,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         },
         buildDirectory,
         watch: options.watch ?? false,
-        reporter,
+        reporter: functionReporter,
       });
       parts.functions.push(started);
       return started;
@@ -257,6 +269,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       historyTable,
       gateway,
       localIssuer,
+      metrics,
       get deadLetters() {
         return [...parts.pollers.flatMap((poller) => poller.deadLetters), ...parts.deadLetters];
       },

@@ -195,6 +195,13 @@ describe('change notifications in the sandbox', () => {
       reporter.lines.filter((line) => line.startsWith(`streamRetrying ${table('hooked')}`)),
     ).toHaveLength(2);
     expect(fixture.sandbox.deadLetters.filter((letter) => letter.table === table('hooked'))).toHaveLength(1);
+
+    // The failed attempts show in the metrics, as CloudWatch would add them up, before any dead letter.
+    const metrics = fixture.sandbox.metrics.snapshot();
+    expect(metrics.RecordsFailed?.sum).toBeGreaterThanOrEqual(2);
+    expect(metrics.NotificationLatency).toMatchObject({ unit: 'Milliseconds', p50: expect.any(Number) });
+    const served = await fetch(`${new URL(fixture.sandbox.managementEndpoint).origin}/.sandbox/metrics`);
+    expect(((await served.json()) as typeof metrics).RecordsFailed?.sum).toBe(metrics.RecordsFailed?.sum);
   });
 
   test('throttled posts (429) are retried with backoff and delivered', async () => {
