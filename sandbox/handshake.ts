@@ -16,7 +16,7 @@ export interface HandshakeAuthorizer {
   readonly identitySource: readonly string[];
 }
 
-export type Authorization =
+type Authorization =
   | { readonly allowed: true; readonly context: AuthorizerContext }
   | { readonly allowed: false; readonly status: number };
 

@@ -8,7 +8,7 @@ import type { JwtSettings } from '../lambdas/environment';
 /** The `iss` of the tokens the sandbox issues. */
 export const LOCAL_ISSUER = 'rohrpost-sandbox';
 /** Where the sandbox publishes the local issuer's keys, on the gateway's port. */
-export const LOCAL_JWKS_PATH = '/.sandbox/jwks.json';
+const LOCAL_JWKS_PATH = '/.sandbox/jwks.json';
 const ALGORITHM = 'ES256';
 
 /** What a token minted for a user holds beyond `sub`. */

@@ -3,7 +3,7 @@ import type { Invokable } from './gateway';
 import { FunctionError } from './local-function';
 
 /** API Gateway gave up waiting for the function. */
-export class IntegrationTimeout extends Error {
+class IntegrationTimeout extends Error {
   constructor() {
     super('the integration timed out');
   }
