@@ -18,9 +18,8 @@ import {
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Function as LambdaFunction, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -31,6 +30,7 @@ import { METRICS_NAMESPACE, NOTIFICATIONS_SERVICE, NotificationMetrics } from '.
 import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
+import { bundledFunctionCode } from './function-bundle';
 import { indexProps, tableShape } from './table-props';
 
 export interface RohrpostWebSocketProps {
@@ -86,9 +86,9 @@ export class RohrpostWebSocket extends Construct {
   readonly historyTable: Table | undefined;
   /** The application tables, by label. */
   readonly tables: Readonly<Record<string, ITable>>;
-  readonly websocketFunction: NodejsFunction;
-  readonly notificationFunction: NodejsFunction | undefined;
-  readonly authorizerFunction: NodejsFunction | undefined;
+  readonly websocketFunction: LambdaFunction;
+  readonly notificationFunction: LambdaFunction | undefined;
+  readonly authorizerFunction: LambdaFunction | undefined;
   readonly deadLetterQueue: Queue | undefined;
   readonly alarms: Alarm[] = [];
   /** The dashboard; `undefined` when the `dashboard` prop turns it off. */
@@ -203,7 +203,7 @@ export class RohrpostWebSocket extends Construct {
   }
 
   /** The function behind `$connect`, `$disconnect` and `$default`, with its permissions. */
-  private createWebsocketFunction(history: HistorySettings | undefined): NodejsFunction {
+  private createWebsocketFunction(history: HistorySettings | undefined): LambdaFunction {
     const { config } = this.props;
     const fn = this.function('WebSocket', config.websocket, {
       managementEndpoint: this.stage.callbackUrl,
@@ -227,10 +227,10 @@ export class RohrpostWebSocket extends Construct {
   }
 
   /** The routes, `$connect` behind the authorizer when there is one; returns the authorizer's function. */
-  private addRoutes(): NodejsFunction | undefined {
+  private addRoutes(): LambdaFunction | undefined {
     const { config } = this.props;
     const integration = new WebSocketLambdaIntegration('Handler', this.websocketFunction);
-    let authorizerFunction: NodejsFunction | undefined;
+    let authorizerFunction: LambdaFunction | undefined;
     if (config.authorizer) {
       // API Gateway caches no authorizer results for WebSocket APIs: each $connect runs it. The
       // JWT check keeps the issuer's keys for the instance's life, so it costs no request.
@@ -283,7 +283,7 @@ export class RohrpostWebSocket extends Construct {
     notifying: readonly string[],
     history: HistorySettings | undefined,
     deadLetterQueue: Queue,
-  ): NodejsFunction {
+  ): LambdaFunction {
     const { notifications } = this.props.config;
     const fn = this.function('Notifications', notifications, {
       managementEndpoint: this.stage.callbackUrl,
@@ -364,7 +364,7 @@ export class RohrpostWebSocket extends Construct {
         period: Duration.minutes(1),
       });
     const functions = [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
-      (fn): fn is NodejsFunction => fn !== undefined,
+      (fn): fn is LambdaFunction => fn !== undefined,
     );
     dashboard.addWidgets(
       new GraphWidget({
@@ -440,8 +440,8 @@ export class RohrpostWebSocket extends Construct {
   }
 
   /**
-   * A Node.js function bundled by the local esbuild: minified, with source maps, the AWS SDK
-   * bundled and tree-shaken. Its role may only write its own log group; the rest is granted
+   * A Node.js function bundled by the local esbuild: minified, with a source map, the AWS SDK
+   * bundled in a file of its own that loads on first use (see function-bundle.ts). Its role may only write its own log group; the rest is granted
    * statement by statement.
    */
   private function(
@@ -455,7 +455,7 @@ export class RohrpostWebSocket extends Construct {
       jwt?: JwtSettings;
       description: string;
     },
-  ): NodejsFunction {
+  ): LambdaFunction {
     const logGroup = new LogGroup(this, `${id}Logs`, {
       retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -467,9 +467,10 @@ export class RohrpostWebSocket extends Construct {
       reason:
         'Lambda creates its log streams at run time, so their names are only known as a prefix of the log group.',
     });
-    const fn = new NodejsFunction(this, id, {
-      entry: resolve(this.props.projectRoot ?? process.cwd(), config.entry),
-      handler: config.handler,
+    const projectRoot = this.props.projectRoot ?? process.cwd();
+    const fn = new LambdaFunction(this, id, {
+      code: bundledFunctionCode(projectRoot, resolve(projectRoot, config.entry)),
+      handler: `index.${config.handler}`,
       description: options.description,
       runtime: FUNCTION_RUNTIME,
       architecture: this.props.architecture ?? Architecture.ARM_64,
@@ -492,15 +493,6 @@ export class RohrpostWebSocket extends Construct {
         // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node24',
-        format: OutputFormat.CJS,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-      },
     });
     this.alarm(
       `${id}ErrorsAlarm`,
@@ -518,7 +510,7 @@ export class RohrpostWebSocket extends Construct {
   }
 
   /** PostToConnection (POST) and DeleteConnection (DELETE) on this stage's connections only. */
-  private allowManageConnections(fn: NodejsFunction, methods: Array<'POST' | 'DELETE'>): void {
+  private allowManageConnections(fn: LambdaFunction, methods: Array<'POST' | 'DELETE'>): void {
     const resources = methods.map(
       (method) =>
         `arn:${Aws.PARTITION}:execute-api:${Aws.REGION}:${Aws.ACCOUNT_ID}:${this.api.apiId}/${this.stage.stageName}/${method}/@connections/*`,
@@ -534,13 +526,13 @@ export class RohrpostWebSocket extends Construct {
   }
 
   /** The given actions on the history table, when there is one. */
-  private allowHistory(fn: NodejsFunction, actions: string[]): void {
+  private allowHistory(fn: LambdaFunction, actions: string[]): void {
     if (!this.historyTable) return;
     fn.addToRolePolicy(new PolicyStatement({ actions, resources: [this.historyTable.tableArn] }));
   }
 
   /** What the websocket function's handlers may do with an application table, and nothing more. */
-  private allowTableAccess(fn: NodejsFunction, label: string, table: ApplicationTableConfig): void {
+  private allowTableAccess(fn: LambdaFunction, label: string, table: ApplicationTableConfig): void {
     const arn = this.tables[label]!.tableArn;
     const read = [
       'dynamodb:GetItem',

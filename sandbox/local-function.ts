@@ -58,7 +58,7 @@ export class FunctionError extends Error {
 }
 
 /**
- * A Lambda function run locally: its entry bundled by esbuild (as NodejsFunction bundles it
+ * A Lambda function run locally: its entry bundled by esbuild (as the CDK app bundles it
  * for AWS), run in worker threads with its own environment. As in Lambda, an instance (one
  * worker) runs one invocation at a time; another invocation arriving meanwhile starts another
  * instance (a cold start, reported), up to `maxInstances`, beyond which it waits for one; more

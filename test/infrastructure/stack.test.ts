@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { defineConfig } from '../../lambdas/config';
+import { SDK_CHUNK } from '../../lib/function-bundle';
 import config from '../../rohrpost.config';
 import type { Synthesized } from '../support/cdk';
 import { PROJECT_ROOT, synthesize } from '../support/cdk';
@@ -240,31 +242,52 @@ describe('the CDK stack with the project configuration', () => {
       }
     });
 
-    test('the bundles are minified, carry their source maps and the SDK, and load without network I/O', () => {
+    test('the bundles are minified with source maps, carry their own SDK in a file of its own, and load without network I/O', () => {
       for (const id of [websocketId, notificationsId]) {
         const fn = resourceOf(synthesized, id);
         const key = (fn.Properties.Code as { S3Key: string }).S3Key.replace('.zip', '');
-        const bundle = join(synthesized.app.outdir, `asset.${key}`, 'index.js');
+        const asset = join(synthesized.app.outdir, `asset.${key}`);
+        const bundle = join(asset, 'index.js');
         const code = readFileSync(bundle, 'utf8');
         expect(statSync(`${bundle}.map`).isFile()).toBe(true);
         expect(code.length / code.split('\n').length).toBeGreaterThan(2_000); // minified: a few very long lines
-        // Only Node's own modules stay outside, and the SDK's optional CRT signer, which it loads only for SigV4a.
-        const external = [...new Set(code.match(/require\("[^"]+"\)/g))].filter(
-          (call) => !call.startsWith('require("node:') && call !== 'require("@aws-sdk/signature-v4-crt")',
+        expect(statSync(bundle).size).toBeLessThan(128 * 1024);
+        // index.js requires Node's own modules and the SDK's packages, nothing else; each of
+        // those packages leads into the SDK's file, which requires only Node's own modules and
+        // the SDK's optional CRT signer, which it loads only for SigV4a.
+        const requiredBy = (file: string) =>
+          [...new Set(readFileSync(file, 'utf8').match(/require\("[^"]+"\)/g))]
+            .map((call) => call.slice('require("'.length, -2))
+            .filter((name) => !isBuiltin(name));
+        const sdkPackages = requiredBy(bundle);
+        expect(sdkPackages).toEqual(
+          expect.arrayContaining(['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb']),
         );
-        expect(external).toEqual([]);
-        expect(statSync(bundle).size).toBeLessThan(512 * 1024);
+        for (const name of sdkPackages) expect(name).toMatch(/^@(aws-sdk|smithy)\//);
+        expect(requiredBy(join(asset, SDK_CHUNK))).toEqual(['@aws-sdk/signature-v4-crt']);
+        // The asset lies outside the project, so only its own node_modules can resolve these.
         const loaded = execFileSync(
           process.execPath,
           [
             '--require',
             join(__dirname, '../support/no-network.cjs'),
             '-e',
-            `require(${JSON.stringify(bundle)})`,
+            `require(${JSON.stringify(bundle)});
+             const sdkLoaded = () => Object.keys(require.cache).some((file) => file.endsWith(${JSON.stringify(SDK_CHUNK)}));
+             console.log('SDK loaded with the bundle:', sdkLoaded());
+             for (const name of ${JSON.stringify(sdkPackages)}) {
+               const exported = require(require.resolve(name, { paths: [${JSON.stringify(asset)}] }));
+               if (Object.keys(exported).length === 0) throw new Error(name + ' exports nothing');
+             }
+             console.log('SDK loaded on demand:', sdkLoaded());`,
           ],
           { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1' } },
         );
-        expect(loaded.trim()).toBe('network attempts: 0');
+        expect(loaded.trim().split('\n')).toEqual([
+          'SDK loaded with the bundle: false',
+          'SDK loaded on demand: true',
+          'network attempts: 0',
+        ]);
       }
     });
   });
