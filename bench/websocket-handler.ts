@@ -1,12 +1,15 @@
 /**
  * In-process throughput of the websocket Lambda on `ping` with a small object payload: messages
  * per second through `handler(event)`, one at a time on one thread, median of several runs.
- * Beside it, in the same run, the floor: an async function that only parses the frame and
- * serialises the reply, the least any handler must do.
+ * Beside it, in the same run: the same handler without metrics (what one embedded-metric-format
+ * line per message costs; the lines are counted, not written), and the floor: an async function
+ * that only parses the frame and serialises the reply, the least any handler must do.
  *
  *   npm run bench:handler
  */
 import { performance } from 'node:perf_hooks';
+import { handlers } from '../lambdas/handlers';
+import { createWebSocketHandler } from '../lambdas/runtime/websocket-handler';
 import { handler } from '../lambdas/websocket';
 import { messageEvent } from '../sandbox/events';
 import { formatNumber, median, printTable } from './stats';
@@ -38,6 +41,15 @@ const floor: Handler = async (input) => {
   return Promise.resolve({ body: JSON.stringify({ id: request.id, type: 'pong', data: request.data }) });
 };
 
+const withoutMetrics: Handler = createWebSocketHandler({
+  handlers,
+  metrics: () => undefined,
+});
+
+/** Metric lines the handler wrote: counted, and kept out of the terminal. */
+let metricLines = 0;
+const write = process.stdout.write.bind(process.stdout);
+
 async function run(subject: Handler, milliseconds: number): Promise<number> {
   let count = 0;
   const start = performance.now();
@@ -52,22 +64,42 @@ async function run(subject: Handler, milliseconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  for (const subject of [handler, floor]) {
-    const reply = await subject(event);
-    if (reply.body !== expectedReply) throw new Error(`unexpected reply ${reply.body}`);
-    await run(subject, RUN_MILLISECONDS); // warm-up: let the JIT settle
-  }
+  process.stdout.write = (chunk: string | Uint8Array) => {
+    if (String(chunk).startsWith('{"_aws"')) metricLines++;
+    return true;
+  };
   const rates: number[] = [];
+  const bareRates: number[] = [];
   const floorRates: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    rates.push(await run(handler, RUN_MILLISECONDS));
-    floorRates.push(await run(floor, RUN_MILLISECONDS));
+  let messages = 0;
+  try {
+    for (const subject of [handler, withoutMetrics, floor]) {
+      const reply = await subject(event);
+      if (reply.body !== expectedReply) throw new Error(`unexpected reply ${reply.body}`);
+      await run(subject, RUN_MILLISECONDS); // warm-up: let the JIT settle
+    }
+    metricLines = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const rate = await run(handler, RUN_MILLISECONDS);
+      rates.push(rate);
+      messages += Math.round(rate * (RUN_MILLISECONDS / 1_000));
+      bareRates.push(await run(withoutMetrics, RUN_MILLISECONDS));
+      floorRates.push(await run(floor, RUN_MILLISECONDS));
+    }
+  } finally {
+    process.stdout.write = write;
   }
   const rate = median(rates);
+  const bareRate = median(bareRates);
   const floorRate = median(floorRates);
   printTable('websocket Lambda, in process, ping with a small object payload', [
     ['runs (msg/s)', rates.map((r) => formatNumber(r)).join(', ')],
     ['median', `${formatNumber(rate)} messages/s (${formatNumber(1e6 / rate, 2)} µs per message)`],
+    ['metric lines', `${formatNumber(metricLines)} for about ${formatNumber(messages)} messages`],
+    [
+      'without metrics',
+      `${formatNumber(bareRate)} messages/s: the line costs ${formatNumber(1e6 / rate - 1e6 / bareRate, 2)} µs per message`,
+    ],
     ['floor', `${formatNumber(floorRate)} messages/s (parse and serialise only, same run)`],
     ['of the floor', `${formatNumber((100 * rate) / floorRate)}%`],
     [

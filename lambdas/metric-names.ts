@@ -15,12 +15,36 @@ export const NotificationMetrics = {
   postsDelivered: 'PostsDelivered',
   /** Posts to connections that were gone (410); those members were removed. */
   postsGone: 'PostsGone',
+  /** Posts the management API still throttled (429) after the retries: API Gateway's limit. */
+  postsThrottled: 'PostsThrottled',
+  /** Posts that failed otherwise (5xx, network, a refused signature): their records are retried. */
+  postsFailed: 'PostsFailed',
   /**
    * Milliseconds from a change (its stream record's creation, which DynamoDB gives to the
-   * second) to its last post: how late members hear of it. One value per record that posted.
+   * second) to its first delivered post: when the quickest member heard of it.
    */
-  notificationLatency: 'NotificationLatency',
+  firstPostLatency: 'FirstPostLatency',
+  /** Milliseconds from a change to its last delivered post: how late the last member heard of it. */
+  lastPostLatency: 'LastPostLatency',
 } as const;
 
 /** The notification function's `service`: its log lines' and its metrics' dimension. */
 export const NOTIFICATIONS_SERVICE = 'rohrpost-notifications';
+
+/**
+ * What the websocket function counts per message, by the message's `type` (the dimension
+ * `type`: a registered type, `(unknown)` for a type without a handler, `(invalid)` for a frame
+ * that is no rohrpost message) and over all types (dimension `service` alone).
+ */
+export const WebSocketMetrics = {
+  /** Messages answered, errors included. */
+  messagesHandled: 'MessagesHandled',
+  /** Messages whose client got an internal error: the handler threw, or its reply could not be sent. */
+  handlerErrors: 'HandlerErrors',
+} as const;
+
+/** The dimension that tells the websocket function's figures apart by message type. */
+export const MESSAGE_TYPE_DIMENSION = 'type';
+
+/** The websocket function's `service`: its log lines' and its metrics' dimension. */
+export const WEBSOCKET_SERVICE = 'rohrpost-websocket';

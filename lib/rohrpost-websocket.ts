@@ -12,6 +12,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  MathExpression,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -26,7 +27,14 @@ import { Construct } from 'constructs';
 import type { ApplicationTableConfig, ResolvedFunction, ResolvedConfig } from '../lambdas/config';
 import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
 import type { HistorySettings, JwtSettings } from '../lambdas/environment';
-import { METRICS_NAMESPACE, NOTIFICATIONS_SERVICE, NotificationMetrics } from '../lambdas/metric-names';
+import {
+  METRICS_NAMESPACE,
+  MESSAGE_TYPE_DIMENSION,
+  NOTIFICATIONS_SERVICE,
+  NotificationMetrics,
+  WEBSOCKET_SERVICE,
+  WebSocketMetrics,
+} from '../lambdas/metric-names';
 import { functionEnvironment } from '../lambdas/environment';
 import { historyTableDefinition } from '../lambdas/storage/history-table';
 import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
@@ -58,10 +66,38 @@ export interface RohrpostWebSocketProps {
   /** Where the alarms notify, e.g. an SNS topic action. @default no action */
   readonly alarmAction?: IAlarmAction;
   /**
+   * The CloudWatch namespace of the functions' metrics, which the alarms and the dashboard read:
+   * one per deployment, so that two stacks in an account do not add up each other's figures.
+   * @default 'rohrpost/' and the stack's name
+   */
+  readonly metricsNamespace?: string;
+  /**
+   * The failed-records alarm fires when this many stream records fail in a minute (they are
+   * being retried, long before the dead-letter queue sees them); `false` turns it off. @default 1
+   */
+  readonly failedRecordsAlarm?: number | false;
+  /**
    * The notification latency alarm fires when the slowest change of 5 minutes took longer than
-   * this to reach its members; `false` turns it off. @default Duration.seconds(10)
+   * this to reach its last member; `false` turns it off. @default Duration.seconds(10)
    */
   readonly notificationLatencyAlarm?: Duration | false;
+  /**
+   * The notification lag alarm fires when the notification function is this far behind the
+   * table changes (the stream's iterator age); `false` turns it off.
+   * @default half of the configuration's `notifications.maxRecordAgeSeconds`
+   */
+  readonly notificationLagAlarm?: Duration | false;
+  /**
+   * The handler errors alarm fires when handlers fail this many times in 5 minutes (each
+   * client got an internal error; no Lambda error is recorded); `false` turns it off. @default 1
+   */
+  readonly handlerErrorsAlarm?: number | false;
+  /** Each function's errors alarm fires at this many errors in 5 minutes; `false` turns them off. @default 1 */
+  readonly functionErrorsAlarm?: number | false;
+  /** Each function's throttles alarm fires at this many throttles in 5 minutes; `false` turns them off. @default 1 */
+  readonly functionThrottlesAlarm?: number | false;
+  /** The dead-letter alarm fires when the dead-letter queue holds a message; `false` turns it off. @default true */
+  readonly deadLetterAlarm?: boolean;
   /** A CloudWatch dashboard of the API, the functions and the notifications. @default true */
   readonly dashboard?: boolean;
   /** The functions' CPU architecture. @default Architecture.ARM_64 */
@@ -93,6 +129,8 @@ export class RohrpostWebSocket extends Construct {
   readonly alarms: Alarm[] = [];
   /** The dashboard; `undefined` when the `dashboard` prop turns it off. */
   readonly dashboard: Dashboard | undefined;
+  /** The CloudWatch namespace of the functions' metrics. */
+  readonly metricsNamespace: string;
 
   private readonly props: RohrpostWebSocketProps;
 
@@ -100,6 +138,7 @@ export class RohrpostWebSocket extends Construct {
     super(scope, id);
     this.props = props;
     const { config } = props;
+    this.metricsNamespace = props.metricsNamespace ?? `${METRICS_NAMESPACE}/${Stack.of(this).stackName}`;
 
     this.membershipTable = this.createMembershipTable();
     this.historyTable = keepsHistory(config) ? this.createHistoryTable() : undefined;
@@ -223,6 +262,13 @@ export class RohrpostWebSocket extends Construct {
     for (const label of handlerTableLabels(config)) {
       this.allowTableAccess(fn, label, config.tables[label]!);
     }
+    // A handler's failure is answered, so it is no Lambda error: the function counts it.
+    this.alarm(
+      'HandlerErrorsAlarm',
+      this.websocketMetric(WebSocketMetrics.handlerErrors, 'Sum', Duration.minutes(5)),
+      this.props.handlerErrorsAlarm ?? 1,
+      "Message handlers fail and clients get internal errors: read the websocket function's errors.",
+    );
     return fn;
   }
 
@@ -272,7 +318,7 @@ export class RohrpostWebSocket extends Construct {
     this.alarm(
       'DeadLetterAlarm',
       queue.metricApproximateNumberOfMessagesVisible(),
-      1,
+      this.props.deadLetterAlarm === false ? false : 1,
       'A stream batch failed every retry: inspect the dead-letter queue.',
     );
     return queue;
@@ -330,24 +376,24 @@ export class RohrpostWebSocket extends Construct {
     // A record reported as a batch item failure is no Lambda error: the function counts it.
     this.alarm(
       'FailedRecordsAlarm',
-      notificationMetric(NotificationMetrics.recordsFailed, 'Sum', Duration.minutes(1)),
-      1,
+      this.notificationMetric(NotificationMetrics.recordsFailed, 'Sum', Duration.minutes(1)),
+      this.props.failedRecordsAlarm ?? 1,
       "Table changes fail to notify and are being retried: read the notification function's errors.",
     );
     const latencyLimit = this.props.notificationLatencyAlarm ?? Duration.seconds(10);
-    if (latencyLimit !== false) {
-      this.alarm(
-        'NotificationLatencyAlarm',
-        notificationMetric(NotificationMetrics.notificationLatency, 'Maximum', Duration.minutes(5)),
-        latencyLimit.toMilliseconds(),
-        `A table change took over ${latencyLimit.toHumanString()} to reach its subscribers.`,
-      );
-    }
+    this.alarm(
+      'NotificationLatencyAlarm',
+      this.notificationMetric(NotificationMetrics.lastPostLatency, 'Maximum', Duration.minutes(5)),
+      latencyLimit && latencyLimit.toMilliseconds(),
+      `A table change took over ${latencyLimit && latencyLimit.toHumanString()} to reach its subscribers.`,
+    );
+    const lagLimit =
+      this.props.notificationLagAlarm ?? Duration.seconds(notifications.maxRecordAgeSeconds / 2);
     this.alarm(
       'NotificationLagAlarm',
       fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
-      (notifications.maxRecordAgeSeconds * 1000) / 2,
-      'Notifications lag half the maximum record age behind the table changes.',
+      lagLimit && lagLimit.toMilliseconds(),
+      `Notifications lag over ${lagLimit && lagLimit.toHumanString()} behind the table changes.`,
     );
     return fn;
   }
@@ -366,6 +412,7 @@ export class RohrpostWebSocket extends Construct {
     const functions = [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
       (fn): fn is LambdaFunction => fn !== undefined,
     );
+    const minute = Duration.minutes(1);
     dashboard.addWidgets(
       new GraphWidget({
         title: 'Connections and messages',
@@ -373,38 +420,49 @@ export class RohrpostWebSocket extends Construct {
         right: [stageMetric('ClientError', 'Sum'), stageMetric('IntegrationError', 'Sum')],
       }),
       new GraphWidget({
+        title: 'Messages and handler errors by type',
+        left: [this.byMessageType(WebSocketMetrics.messagesHandled)],
+        right: [this.byMessageType(WebSocketMetrics.handlerErrors)],
+      }),
+      new GraphWidget({
         title: 'Function errors and throttles',
-        left: functions.map((fn) => fn.metricErrors({ period: Duration.minutes(1) })),
-        right: functions.map((fn) => fn.metricThrottles({ period: Duration.minutes(1) })),
+        left: functions.map((fn) => fn.metricErrors({ period: minute })),
+        right: functions.map((fn) => fn.metricThrottles({ period: minute })),
       }),
       new GraphWidget({
         title: 'Function duration (p99)',
-        left: functions.map((fn) => fn.metricDuration({ period: Duration.minutes(1), statistic: 'p99' })),
+        left: functions.map((fn) => fn.metricDuration({ period: minute, statistic: 'p99' })),
       }),
     );
     if (this.notificationFunction) {
-      const minute = Duration.minutes(1);
       dashboard.addWidgets(
         new GraphWidget({
           title: 'Stream records',
           left: [
-            notificationMetric(NotificationMetrics.recordsReceived, 'Sum', minute),
-            notificationMetric(NotificationMetrics.recordsFailed, 'Sum', minute),
-            notificationMetric(NotificationMetrics.recordsDeadLettered, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.recordsReceived, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.recordsFailed, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.recordsDeadLettered, 'Sum', minute),
           ],
         }),
         new GraphWidget({
           title: 'Posts to members',
           left: [
-            notificationMetric(NotificationMetrics.postsDelivered, 'Sum', minute),
-            notificationMetric(NotificationMetrics.postsGone, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.postsDelivered, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.postsGone, 'Sum', minute),
+          ],
+          right: [
+            this.notificationMetric(NotificationMetrics.postsThrottled, 'Sum', minute),
+            this.notificationMetric(NotificationMetrics.postsFailed, 'Sum', minute),
           ],
         }),
         new GraphWidget({
-          title: 'Change to last post (ms)',
-          left: ['p50', 'p99', 'Maximum'].map((statistic) =>
-            notificationMetric(NotificationMetrics.notificationLatency, statistic, minute),
-          ),
+          title: 'Change to first and last post (ms)',
+          left: [
+            this.notificationMetric(NotificationMetrics.firstPostLatency, 'p50', minute),
+            ...['p50', 'p99', 'Maximum'].map((statistic) =>
+              this.notificationMetric(NotificationMetrics.lastPostLatency, statistic, minute),
+            ),
+          ],
         }),
       );
     }
@@ -492,18 +550,19 @@ export class RohrpostWebSocket extends Construct {
         }),
         // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
       },
     });
     this.alarm(
       `${id}ErrorsAlarm`,
       fn.metricErrors({ period: Duration.minutes(5) }),
-      1,
+      this.props.functionErrorsAlarm ?? 1,
       `The ${id} function failed.`,
     );
     this.alarm(
       `${id}ThrottlesAlarm`,
       fn.metricThrottles({ period: Duration.minutes(5) }),
-      1,
+      this.props.functionThrottlesAlarm ?? 1,
       `The ${id} function was throttled.`,
     );
     return fn;
@@ -555,7 +614,40 @@ export class RohrpostWebSocket extends Construct {
     );
   }
 
-  private alarm(id: string, metric: IMetric, threshold: number, description: string): void {
+  /** One of the notification function's metrics, over all its dimensions but `service`. */
+  private notificationMetric(metricName: string, statistic: string, period: Duration): Metric {
+    return this.functionMetric(NOTIFICATIONS_SERVICE, metricName, statistic, period);
+  }
+
+  /** A websocket function metric per message type: a search, as the types are the application's. */
+  private byMessageType(metricName: string): MathExpression {
+    const schema = `{"${this.metricsNamespace}",service,${MESSAGE_TYPE_DIMENSION}}`;
+    return new MathExpression({
+      expression: `SEARCH('${schema} service="${WEBSOCKET_SERVICE}" MetricName="${metricName}"', 'Sum', 60)`,
+      usingMetrics: {},
+      label: metricName,
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** One of the websocket function's metrics, over all message types. */
+  private websocketMetric(metricName: string, statistic: string, period: Duration): Metric {
+    return this.functionMetric(WEBSOCKET_SERVICE, metricName, statistic, period);
+  }
+
+  private functionMetric(service: string, metricName: string, statistic: string, period: Duration): Metric {
+    return new Metric({
+      namespace: this.metricsNamespace,
+      metricName,
+      dimensionsMap: { service },
+      statistic,
+      period,
+    });
+  }
+
+  /** An alarm at `threshold` or above, unless a prop turned it off (`false`). */
+  private alarm(id: string, metric: IMetric, threshold: number | false, description: string): void {
+    if (threshold === false) return;
     const alarm = new Alarm(this, id, {
       metric,
       threshold,
@@ -611,12 +703,3 @@ export class RohrpostWebSocket extends Construct {
 }
 
 /** A metric the notification function emits (lambdas/metric-names.ts). */
-function notificationMetric(metricName: string, statistic: string, period: Duration): Metric {
-  return new Metric({
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { service: NOTIFICATIONS_SERVICE },
-    statistic,
-    period,
-  });
-}

@@ -140,12 +140,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
   const metrics = new MetricsSummary();
-  // The functions' output goes to the log, and their metric lines to the summary as well.
+  // The functions' metric lines go to the summary (one per message would drown the log), the rest to the log.
   const functionReporter: FunctionReporter = {
     ...reporter,
     output: (name, line, stream) => {
-      metrics.observe(line);
-      reporter.output(name, line, stream);
+      if (!metrics.observe(line)) reporter.output(name, line, stream);
     },
   };
   const prefix = options.tablePrefix ?? '';

@@ -4,6 +4,7 @@ import type { MembershipStore } from '../storage/membership';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
 import type { Limiter, Release } from './limiter';
+import type { PostTally } from './post-tally';
 
 export interface FanOutResult {
   /** Members the message was posted to, gone ones included. */
@@ -20,6 +21,8 @@ export interface FanOutOptions {
   readonly limiter: Limiter;
   readonly goneConnections: GoneConnections;
   readonly logger: Logger;
+  /** Adds up what became of each post, across fan-outs. @default nothing is added up */
+  readonly tally?: PostTally;
 }
 
 /** Some posts failed for reasons other than a gone connection; the rest were delivered. */
@@ -56,7 +59,7 @@ export async function sendToGroup(
   payload: string,
   options: FanOutOptions,
 ): Promise<FanOutResult> {
-  const { membership, connections, limiter, goneConnections, logger } = options;
+  const { membership, connections, limiter, goneConnections, logger, tally } = options;
   const posts: Array<Promise<void>> = [];
   const failures: unknown[] = [];
   let failed = 0;
@@ -68,12 +71,15 @@ export async function sendToGroup(
     try {
       await connections.post(connectionId, payload);
       delivered++;
+      tally?.recordDelivered();
     } catch (error) {
       if (!(error instanceof ConnectionGoneError)) {
+        tally?.recordFailed(error);
         if (failed++ < FAILURE_EXAMPLES) failures.push(error);
         return;
       }
       gone++;
+      if (tally) tally.gone++;
       if (goneConnections.add(connectionId)) await removeGone(connectionId, membership, logger);
     } finally {
       release();
@@ -92,6 +98,7 @@ export async function sendToGroup(
       members++;
       if (goneConnections.has(connectionId)) {
         gone++;
+        if (tally) tally.gone++;
         continue;
       }
       const release = limiter.tryAcquire() ?? (await limiter.acquire());

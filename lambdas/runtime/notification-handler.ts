@@ -9,6 +9,7 @@ import type * as DeadLettersModule from '../delivery/dead-letters';
 import { GoneConnections } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
+import type { PostTally } from '../delivery/post-tally';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
 import type { MetricsRecorder } from '../metrics';
@@ -122,28 +123,30 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     return true;
   }
 
+  /** How long after the change its first and its last member heard of it. */
+  function recordLatency(record: DynamoDBRecord, posts: PostTally): void {
+    const createdAt = record.dynamodb?.ApproximateCreationDateTime;
+    if (createdAt === undefined || posts.firstDeliveredAt === undefined) return;
+    const since = (at: number) => Math.max(0, at - createdAt * 1000);
+    metrics.milliseconds(NotificationMetrics.firstPostLatency, since(posts.firstDeliveredAt));
+    metrics.milliseconds(NotificationMetrics.lastPostLatency, since(posts.lastDeliveredAt!));
+  }
+
   return async function handler(event, lambdaContext) {
     logger.startInvocation?.(lambdaContext, {});
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
     let setAsideCount = 0;
-    let postsDelivered = 0;
-    let postsGone = 0;
+    const posts = { delivered: 0, gone: 0, throttled: 0, failed: 0 };
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           const outcome = await notifier.notify(record, limiter);
           if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
-          postsDelivered += outcome.posts.delivered;
-          postsGone += outcome.posts.gone;
-          const createdAt = record.dynamodb?.ApproximateCreationDateTime;
-          if (outcome.posts.delivered > 0 && createdAt !== undefined) {
-            metrics.milliseconds(
-              NotificationMetrics.notificationLatency,
-              Math.max(0, Date.now() - createdAt * 1000),
-            );
-          }
+          for (const key of ['delivered', 'gone', 'throttled', 'failed'] as const)
+            posts[key] += outcome.posts[key];
+          recordLatency(record, outcome.posts);
           const { error } = outcome;
           if (error === undefined) continue;
           if (error instanceof UndeliverableChangeError && (await setAside(record, error))) {
@@ -168,8 +171,10 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     metrics.count(NotificationMetrics.recordsReceived, event.Records?.length ?? 0);
     metrics.count(NotificationMetrics.recordsFailed, failures.length);
     metrics.count(NotificationMetrics.recordsDeadLettered, setAsideCount);
-    metrics.count(NotificationMetrics.postsDelivered, postsDelivered);
-    metrics.count(NotificationMetrics.postsGone, postsGone);
+    metrics.count(NotificationMetrics.postsDelivered, posts.delivered);
+    metrics.count(NotificationMetrics.postsGone, posts.gone);
+    metrics.count(NotificationMetrics.postsThrottled, posts.throttled);
+    metrics.count(NotificationMetrics.postsFailed, posts.failed);
     metrics.publish();
     return { batchItemFailures: failures.map((record) => ({ itemIdentifier: sequenceNumber(record) })) };
   };

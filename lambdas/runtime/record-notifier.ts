@@ -9,6 +9,7 @@ import type { Connections } from '../delivery/connections';
 import type { GoneConnections } from '../delivery/fan-out';
 import { sendToGroup } from '../delivery/fan-out';
 import type { Limiter } from '../delivery/limiter';
+import { PostTally } from '../delivery/post-tally';
 import type { Logger } from '../logger';
 import type { GroupPosition } from '../protocol/position';
 import type { MembershipStore } from '../storage/membership';
@@ -27,14 +28,12 @@ export interface RecordNotifierOptions {
   readonly logger: Logger;
 }
 
-const NO_POSTS = Object.freeze({ delivered: 0, gone: 0 });
-
 /** What became of one record: the messages that reached every member, and the failure if any. */
 export interface RecordOutcome {
   /** Messages placed in their group's history that reached every member in this attempt. */
   readonly delivered: DeliveredMessage[];
-  /** Posts to members in this attempt: those that arrived, and those to connections that were gone. */
-  readonly posts: { readonly delivered: number; readonly gone: number };
+  /** What became of the posts to members in this attempt, and when they arrived. */
+  readonly posts: PostTally;
   /** Why some or all of the record's messages were not delivered; an `UndeliverableChangeError` never will be. */
   readonly error?: unknown;
 }
@@ -73,21 +72,20 @@ export class RecordNotifier {
         this.fit(notice, change),
       );
     } catch (error) {
-      return { delivered: [], posts: NO_POSTS, error };
+      return { delivered: [], posts: new PostTally(), error };
     }
+    const posts = new PostTally();
     if (notices.length === 0) {
       this.options.logger.debug('The change concerns no group: nothing to send', { eventID: record.eventID });
-      return { delivered: [], posts: NO_POSTS };
+      return { delivered: [], posts };
     }
     const recordId = this.recordId(record);
-    const sent = await Promise.allSettled(notices.map((notice) => this.send(notice, recordId, limiter)));
+    const sent = await Promise.allSettled(
+      notices.map((notice) => this.send(notice, recordId, limiter, posts)),
+    );
     const delivered: DeliveredMessage[] = [];
-    const posts = { delivered: 0, gone: 0 };
     for (const result of sent) {
-      if (result.status !== 'fulfilled') continue;
-      if (result.value.message) delivered.push(result.value.message);
-      posts.delivered += result.value.posts.delivered;
-      posts.gone += result.value.posts.gone;
+      if (result.status === 'fulfilled' && result.value) delivered.push(result.value);
     }
     const failed = sent.find((result) => result.status === 'rejected');
     return failed ? { delivered, posts, error: failed.reason } : { delivered, posts };
@@ -123,7 +121,8 @@ export class RecordNotifier {
     notice: Notice,
     recordId: string,
     limiter: Limiter,
-  ): Promise<{ message?: DeliveredMessage; posts: RecordOutcome['posts'] }> {
+    tally: PostTally,
+  ): Promise<DeliveredMessage | undefined> {
     const id = notificationId(recordId, notice.group);
     const render = (position?: GroupPosition) => JSON.stringify(subscriptionUpdate(notice, id, position));
     const sequencer = this.options.sequencer();
@@ -133,19 +132,17 @@ export class RecordNotifier {
         group: notice.group,
         seq: placed.position.seq,
       });
-      return { posts: NO_POSTS };
+      return undefined;
     }
-    const result = await sendToGroup(notice.group, placed?.payload ?? render(), {
+    await sendToGroup(notice.group, placed?.payload ?? render(), {
       membership: this.options.membership(),
       connections: this.options.connections(),
       limiter,
       goneConnections: this.options.goneConnections,
       logger: this.options.logger,
+      tally,
     });
-    return {
-      message: placed && { group: notice.group, recordId, position: placed.position },
-      posts: { delivered: result.delivered, gone: result.gone },
-    };
+    return placed && { group: notice.group, recordId, position: placed.position };
   }
 }
 

@@ -6,6 +6,9 @@ import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
+import { WEBSOCKET_SERVICE } from '../metric-names';
+import type { MessageMetrics } from '../metrics';
+import { createMessageMetrics } from '../metrics';
 import type {
   ErrorReplyOptions,
   GroupOperations,
@@ -53,6 +56,8 @@ export interface WebSocketHandlerOptions {
   history?: () => GroupHistory | undefined;
   /** Where failures are logged. @default a JSON logger for service `rohrpost-websocket` */
   logger?: Logger;
+  /** Where each message's counts go. @default an embedded-metric-format line per message */
+  metrics?: MessageMetrics;
 }
 
 /** The Lambda handler API Gateway calls for `$connect`, `$disconnect` and `$default`. */
@@ -70,7 +75,8 @@ const NO_IDENTITY: AuthorizerContext = Object.freeze({});
  */
 export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSocketLambdaHandler {
   const registry = new HandlerRegistry(options.handlers);
-  const logger = options.logger ?? createLogger('rohrpost-websocket');
+  const logger = options.logger ?? createLogger(WEBSOCKET_SERVICE);
+  const countMessage = options.metrics ?? createMessageMetrics(WEBSOCKET_SERVICE);
   const connectionsFor =
     options.connections ?? ((requestContext) => connectionsAt(managementEndpoint(requestContext)));
   const groupConnectionsFor =
@@ -97,6 +103,7 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     });
   }
 
+  /** Handles one message and counts it, by its type, as handled and, if its client got an internal error, failed. */
   async function handleMessage(
     event: WebSocketEvent,
     lambdaContext: Context | undefined,
@@ -107,35 +114,57 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
       connectionId,
       messageType: parsed.ok ? parsed.typeName : undefined,
     });
-    if (!parsed.ok) return routeResponse(buildProtocolError(parsed.error));
-    const { request, typeName } = parsed;
-    const handler = registry.get(typeName);
-    if (!handler) return routeResponse(errorReply(request, ProtocolErrors.unknownType(typeName)));
+    const handler = parsed.ok ? registry.get(parsed.typeName) : undefined;
+    // Only registered types become dimension values: a client cannot make up metrics.
+    const metricType = !parsed.ok ? '(invalid)' : handler ? parsed.typeName : '(unknown)';
+    let internalError = false;
+    try {
+      if (!parsed.ok) return routeResponse(buildProtocolError(parsed.error));
+      const { request, typeName } = parsed;
+      if (!handler) return routeResponse(errorReply(request, ProtocolErrors.unknownType(typeName)));
+      const result = await runHandler(handler, request, typeName, event.requestContext);
+      internalError = result.internalError;
+      return result.response;
+    } catch (error) {
+      internalError = true;
+      throw error;
+    } finally {
+      countMessage(metricType, internalError);
+    }
+  }
 
-    const { requestContext } = event;
+  async function runHandler(
+    handler: MessageHandler,
+    request: RohrpostRequest,
+    typeName: string,
+    requestContext: WebSocketRequestContext,
+  ): Promise<{ response: WebSocketResult; internalError: boolean }> {
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
     const context = new Invocation(request, requestContext, outbox, logger, () =>
       groupsOf(requestContext, outbox),
     );
+    let internalError = false;
     try {
       // A synchronous handler is not awaited: every await costs a turn of the event loop.
       const handling = handler.handle(request, context);
       if (handling) await handling;
     } catch (error) {
-      answerFailure(context, typeName, error);
+      internalError = answerFailure(context, typeName, error);
     }
 
     const finishing = outbox.finish();
     const outcome = finishing instanceof Promise ? await finishing : finishing;
-    if (outcome.delivered)
-      return outcome.routeResponse === undefined ? OK : routeResponse(outcome.routeResponse);
-    if (outcome.reason === 'gone') return OK;
+    if (outcome.delivered) {
+      const response = outcome.routeResponse === undefined ? OK : routeResponse(outcome.routeResponse);
+      return { response, internalError };
+    }
+    if (outcome.reason === 'gone') return { response: OK, internalError };
     logger.error('Could not send a message to the connection', {
       type: typeName,
       connectionId: requestContext.connectionId,
       error: outcome.error,
     });
-    return routeResponse(errorReply(request, ProtocolErrors.internal));
+    return { response: routeResponse(errorReply(request, ProtocolErrors.internal)), internalError: true };
   }
 
   async function handleConnect(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -164,17 +193,19 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     return OK;
   }
 
-  function answerFailure(context: Invocation, typeName: string, error: unknown): void {
+  /** Answers a handler's failure; true when that answer is an internal error. */
+  function answerFailure(context: Invocation, typeName: string, error: unknown): boolean {
     if (error instanceof HandlerError) {
       try {
         context.replyError(error.error, { data: error.data });
-        return;
+        return false;
       } catch (serializationError) {
         error = serializationError;
       }
     }
     logger.error('Handler failed', { type: typeName, connectionId: context.connectionId, error });
     context.replyError(ProtocolErrors.internal);
+    return true;
   }
 
   return async function handler(event, lambdaContext) {

@@ -217,6 +217,7 @@ describe('the CDK stack with the project configuration', () => {
         expect(Object.keys(variables).sort()).toEqual(
           [
             'NODE_OPTIONS',
+            'POWERTOOLS_METRICS_NAMESPACE',
             'ROHRPOST_HISTORY',
             'ROHRPOST_MANAGEMENT_ENDPOINT',
             'ROHRPOST_MEMBERSHIP_TABLE',
@@ -408,7 +409,7 @@ describe('the CDK stack with the project configuration', () => {
       });
     });
 
-    test('alarms: dead letters, function errors and throttles, notification lag, failed records, latency', () => {
+    test('alarms: dead letters, function errors and throttles, notification lag, failed records, latency, handler errors', () => {
       const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
       const metric = (name: string) => alarms.filter((alarm) => alarm.MetricName === name);
       expect(metric('ApproximateNumberOfMessagesVisible')).toEqual([
@@ -420,9 +421,16 @@ describe('the CDK stack with the project configuration', () => {
         expect.objectContaining({ Threshold: 1_800_000, Statistic: 'Maximum' }),
       ]);
       // Fires in the first minute a record fails, not an hour later at the dead-letter queue.
+      // The namespace the functions are told is the one the alarms read.
+      const namespace = 'rohrpost/Rohrpost';
+      for (const id of [websocketId, notificationsId]) {
+        const variables = (resourceOf(synthesized, id).Properties.Environment as { Variables: object })
+          .Variables;
+        expect(variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: namespace });
+      }
       expect(metric('RecordsFailed')).toEqual([
         expect.objectContaining({
-          Namespace: 'rohrpost',
+          Namespace: namespace,
           Dimensions: [{ Name: 'service', Value: 'rohrpost-notifications' }],
           Statistic: 'Sum',
           Period: 60,
@@ -430,8 +438,23 @@ describe('the CDK stack with the project configuration', () => {
           Threshold: 1,
         }),
       ]);
-      expect(metric('NotificationLatency')).toEqual([
-        expect.objectContaining({ Statistic: 'Maximum', Period: 300, Threshold: 10_000 }),
+      expect(metric('LastPostLatency')).toEqual([
+        expect.objectContaining({
+          Namespace: namespace,
+          Statistic: 'Maximum',
+          Period: 300,
+          Threshold: 10_000,
+        }),
+      ]);
+      // Answered handler failures are no Lambda errors: the function's own count, over all types.
+      expect(metric('HandlerErrors')).toEqual([
+        expect.objectContaining({
+          Namespace: namespace,
+          Dimensions: [{ Name: 'service', Value: 'rohrpost-websocket' }],
+          Statistic: 'Sum',
+          Period: 300,
+          Threshold: 1,
+        }),
       ]);
       for (const alarm of alarms) expect(alarm.TreatMissingData).toBe('notBreaching');
     });
@@ -548,18 +571,55 @@ describe('the CDK stack with other configurations', () => {
   });
 
   test.each([
-    [Duration.seconds(3), [3_000]],
-    [false as const, []],
-  ])(
-    'notificationLatencyAlarm %s sets or turns off the latency alarm',
-    (notificationLatencyAlarm, thresholds) => {
-      const synthesized = synthesize(config, { props: { notificationLatencyAlarm } });
-      const latency = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm')
-        .map(([, alarm]) => alarm.Properties)
-        .filter((alarm) => alarm.MetricName === 'NotificationLatency');
-      expect(latency.map((alarm) => alarm.Threshold)).toEqual(thresholds);
-    },
-  );
+    [{}, { LastPostLatency: 10_000, IteratorAge: 1_800_000, RecordsFailed: 1, HandlerErrors: 1, Errors: 1 }],
+    [
+      {
+        notificationLatencyAlarm: Duration.seconds(3),
+        notificationLagAlarm: Duration.minutes(1),
+        failedRecordsAlarm: 5,
+        handlerErrorsAlarm: 10,
+        functionErrorsAlarm: 2,
+      },
+      { LastPostLatency: 3_000, IteratorAge: 60_000, RecordsFailed: 5, HandlerErrors: 10, Errors: 2 },
+    ],
+    [
+      {
+        notificationLatencyAlarm: false,
+        notificationLagAlarm: false,
+        failedRecordsAlarm: false,
+        handlerErrorsAlarm: false,
+        functionErrorsAlarm: false,
+      },
+      {},
+    ],
+  ] as const)('alarm props %j set thresholds or turn alarms off', (props, thresholds) => {
+    const synthesized = synthesize(config, { props });
+    const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    const thresholdOf = (name: string) => [
+      ...new Set(alarms.filter((alarm) => alarm.MetricName === name).map((alarm) => alarm.Threshold)),
+    ];
+    for (const name of ['LastPostLatency', 'IteratorAge', 'RecordsFailed', 'HandlerErrors', 'Errors']) {
+      const expected = (thresholds as Record<string, number>)[name];
+      expect([name, thresholdOf(name)]).toEqual([name, expected === undefined ? [] : [expected]]);
+    }
+  });
+
+  test('the other alarms turn off, and the metrics namespace can be named', () => {
+    const synthesized = synthesize(config, {
+      props: {
+        functionThrottlesAlarm: false,
+        deadLetterAlarm: false,
+        metricsNamespace: 'chat-prod',
+      },
+    });
+    const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual(
+      ['Errors', 'Errors', 'HandlerErrors', 'IteratorAge', 'LastPostLatency', 'RecordsFailed'].sort(),
+    );
+    for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda')) {
+      expect(alarm.Namespace).toBe('chat-prod');
+    }
+  });
 
   test('a dashboard shows traffic, the functions, the notifications and the alarms, unless turned off', () => {
     const body = (synthesized: ReturnType<typeof synthesize>) =>
@@ -570,8 +630,17 @@ describe('the CDK stack with other configurations', () => {
     expect(others).toEqual([]);
     for (const shown of ['ConnectCount', 'MessageCount', 'Errors', 'Throttles', 'Duration', 'RecordsFailed'])
       expect(dashboard).toContain(shown);
-    expect(dashboard).toContain('PostsDelivered');
-    expect(dashboard).toContain('NotificationLatency');
+    for (const posts of ['PostsDelivered', 'PostsGone', 'PostsThrottled', 'PostsFailed'])
+      expect(dashboard).toContain(posts);
+    expect(dashboard).toContain('FirstPostLatency');
+    expect(dashboard).toContain('LastPostLatency');
+    // Messages and handler errors per type, whichever types the application registers.
+    for (const metric of ['MessagesHandled', 'HandlerErrors']) {
+      const search = new RegExp(
+        `SEARCH\\('\\{\\W*rohrpost/Rohrpost\\W*,service,type\\} service=\\W*rohrpost-websocket\\W* MetricName=\\W*${metric}\\W*', 'Sum', 60\\)`,
+      );
+      expect(dashboard).toMatch(search);
+    }
     expect(dashboard).toContain('\\"type\\":\\"alarm\\"');
     expect(body(synthesize(config, { props: { dashboard: false } }))).toEqual([]);
   });

@@ -199,7 +199,8 @@ describe('change notifications in the sandbox', () => {
     // The failed attempts show in the metrics, as CloudWatch would add them up, before any dead letter.
     const metrics = fixture.sandbox.metrics.snapshot();
     expect(metrics.RecordsFailed?.sum).toBeGreaterThanOrEqual(2);
-    expect(metrics.NotificationLatency).toMatchObject({ unit: 'Milliseconds', p50: expect.any(Number) });
+    expect(metrics.FirstPostLatency).toMatchObject({ unit: 'Milliseconds', p50: expect.any(Number) });
+    expect(metrics.LastPostLatency).toMatchObject({ unit: 'Milliseconds', p50: expect.any(Number) });
     const served = await fetch(`${new URL(fixture.sandbox.managementEndpoint).origin}/.sandbox/metrics`);
     expect(((await served.json()) as typeof metrics).RecordsFailed?.sum).toBe(metrics.RecordsFailed?.sum);
   });

@@ -59,6 +59,24 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
     );
   });
 
+  test("each message is counted by type in the sandbox's metrics, which keep the lines out of the log", async () => {
+    const counted = (series: string) => sandbox.metrics.snapshot()[series]?.sum ?? 0;
+    const [pings, unknown, all, errors] = [
+      'MessagesHandled (type=ping)',
+      'MessagesHandled (type=(unknown))',
+      'MessagesHandled',
+      'HandlerErrors',
+    ].map(counted);
+    const socket = await open();
+    for (let id = 1; id <= 3; id++) await socket.ask({ id, type: 'ping' });
+    await socket.ask({ id: 4, type: 'no-such-type' });
+    await eventually(() => counted('MessagesHandled') >= all! + 4);
+    expect(counted('MessagesHandled (type=ping)') - pings!).toBe(3);
+    expect(counted('MessagesHandled (type=(unknown))') - unknown!).toBe(1);
+    expect(counted('HandlerErrors')).toBe(errors);
+    expect(reporter.lines.filter((line) => line.includes('"_aws"'))).toEqual([]);
+  });
+
   test('the stage path is accepted like the root path', async () => {
     const socket = await TestSocket.open(`${sandbox.websocketUrl}/local`);
     sockets.push(socket);

@@ -7,3 +7,5 @@ delete process.env.AWS_PROFILE;
 delete process.env.AWS_SESSION_TOKEN;
 // Lambda runs Node 22+; the SDK's notice about this machine's Node 20 is noise in test output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+// Functions built in tests write no metric lines unless a test asks for them (test/support/metric-lines.ts).
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';

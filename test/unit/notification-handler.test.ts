@@ -6,10 +6,12 @@ import { ConnectionGoneError } from '../../lambdas/delivery/connections';
 import type { DeadLetters, UndeliverableRecord } from '../../lambdas/delivery/dead-letters';
 import type { GroupPosition } from '../../lambdas/protocol/position';
 import type { MetricsRecorder } from '../../lambdas/metrics';
-import { createMetrics } from '../../lambdas/metrics';
 import { createNotificationHandler } from '../../lambdas/runtime/notification-handler';
 import type { MembershipStore } from '../../lambdas/storage/membership';
 import type { DeliveredMessage, Sequencer } from '../../lambdas/storage/sequencer';
+import { ManagementApiError } from '../../lambdas/delivery/signed-connections';
+import { createMetrics } from '../../lambdas/metrics';
+import { metricLinesOf } from '../support/metric-lines';
 import { recordingLogger } from '../support/recording-logger';
 
 /**
@@ -111,26 +113,18 @@ function setUp(
     sequencer: () => options.sequencer,
     deadLetters: () => options.deadLetters,
     logger,
-    metrics: options.metrics ?? {
-      count: () => undefined,
-      milliseconds: () => undefined,
-      publish: () => undefined,
-    },
+    metrics: options.metrics,
   });
   return { handler, posted, left, logger };
 }
 
 describe('the notification function when things fail', () => {
-  test('counts records, posts and the latency to the last post in one embedded-metric-format line per batch', async () => {
-    const written: string[] = [];
-    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
-    try {
+  test('counts records, posts and the latency to the first and last post in one embedded-metric-format line per batch', async () => {
+    const lines = await metricLinesOf(async () => {
+      const metrics = createMetrics('rohrpost-notifications');
       const letters: UndeliverableRecord[] = [];
       const { handler } = setUp({
-        metrics: createMetrics('rohrpost-notifications'),
+        metrics,
         deadLetters: { send: (letter) => (letters.push(letter), Promise.resolve()) },
       });
       const poison = insert('items', 'same', { poison: { BOOL: true } });
@@ -140,10 +134,7 @@ describe('the notification function when things fail', () => {
       // DynamoDB gives a record's creation time to the second: this change is 3 s old.
       fine.dynamodb!.ApproximateCreationDateTime = Math.floor(Date.now() / 1000) - 3;
       await handler({ Records: [poison, heldBack, tooLong, fine] });
-    } finally {
-      jest.restoreAllMocks();
-    }
-    const lines = written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    });
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       _aws: {
@@ -157,7 +148,10 @@ describe('the notification function when things fail', () => {
               { Name: 'RecordsDeadLettered', Unit: 'Count' },
               { Name: 'PostsDelivered', Unit: 'Count' },
               { Name: 'PostsGone', Unit: 'Count' },
-              { Name: 'NotificationLatency', Unit: 'Milliseconds' },
+              { Name: 'PostsThrottled', Unit: 'Count' },
+              { Name: 'PostsFailed', Unit: 'Count' },
+              { Name: 'FirstPostLatency', Unit: 'Milliseconds' },
+              { Name: 'LastPostLatency', Unit: 'Milliseconds' },
             ]),
           },
         ],
@@ -168,10 +162,45 @@ describe('the notification function when things fail', () => {
       RecordsDeadLettered: 1,
       PostsDelivered: 2, // the fine change, to its group's two members
       PostsGone: 0,
+      PostsThrottled: 0,
+      PostsFailed: 0,
     });
-    const latency = lines[0]!.NotificationLatency as number;
-    expect(latency).toBeGreaterThanOrEqual(2_000);
-    expect(latency).toBeLessThan(5_000);
+    const first = lines[0]!.FirstPostLatency as number;
+    const last = lines[0]!.LastPostLatency as number;
+    expect(first).toBeGreaterThanOrEqual(2_000);
+    expect(last).toBeGreaterThanOrEqual(first);
+    expect(last).toBeLessThan(5_000);
+  });
+
+  test('tells posts delivered, gone, throttled after the retries, and failed otherwise apart', async () => {
+    const throttledBySdk = Object.assign(new Error('Rate exceeded'), {
+      name: 'LimitExceededException',
+      $metadata: { httpStatusCode: 429 },
+    });
+    const outcomes: Record<string, () => Promise<void>> = {
+      delivered: () => Promise.resolve(),
+      gone: () => Promise.reject(new ConnectionGoneError('gone')),
+      throttled: () => Promise.reject(new ManagementApiError(429, 'LimitExceededException', 'Rate exceeded')),
+      throttledBySdk: () => Promise.reject(throttledBySdk),
+      failed: () => Promise.reject(new ManagementApiError(500, 'InternalServerError', 'oops')),
+    };
+    const lines = await metricLinesOf(async () => {
+      const metrics = createMetrics('rohrpost-notifications');
+      const { handler } = setUp({
+        metrics,
+        members: Object.keys(outcomes),
+        post: (connectionId) => outcomes[connectionId]!(),
+      });
+      const result = await handler({ Records: [insert('items', 'one')] });
+      expect(result.batchItemFailures).toHaveLength(1); // failed posts: the record is retried
+    });
+    expect(lines[0]).toMatchObject({
+      RecordsFailed: 1,
+      PostsDelivered: 1,
+      PostsGone: 1,
+      PostsThrottled: 2,
+      PostsFailed: 1,
+    });
   });
 
   test('a poison record is a batch item failure; the rest of the batch is delivered', async () => {

@@ -4,6 +4,8 @@ import type { HandleFunction } from '../../lambdas/rohrpost';
 import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
 import { connectEvent, disconnectEvent } from '../../sandbox/events';
 import { frame, roundTrip, testConnection } from '../support/events';
+import { createMessageMetrics } from '../../lambdas/metrics';
+import { metricLinesOf } from '../support/metric-lines';
 import { recordingLogger } from '../support/recording-logger';
 
 /** Connections that count calls: a plain reply must make none. */
@@ -251,5 +253,86 @@ describe('connection lifecycle routes', () => {
       level: 'error',
       message: 'Could not remove a closed connection from its groups',
     });
+  });
+});
+
+describe('metrics', () => {
+  test('each message is counted by its type and over all types, with its handler errors, in one line', async () => {
+    const lines = await metricLinesOf(async () => {
+      const metrics = createMessageMetrics('rohrpost-websocket');
+      const handler = createWebSocketHandler({
+        handlers: [
+          defineHandler('echo', (request, context) => context.reply(request.data)),
+          defineHandler('refuse', () => {
+            throw new HandlerError('not allowed');
+          }),
+          defineHandler('crash', () => {
+            throw new Error('a bug');
+          }),
+        ],
+        connections: () => countingConnections().connections,
+        logger: recordingLogger(),
+        metrics,
+      });
+      for (const body of [
+        '{"id": 1, "type": "echo"}',
+        '{"id": 2, "type": "refuse"}',
+        '{"id": 3, "type": "crash"}',
+        '{"id": 4, "type": "made-up-by-a-client"}',
+        'not json',
+      ]) {
+        await roundTrip(handler, body);
+      }
+      // Connects and disconnects are API Gateway's to count: no line.
+      await handler(connectEvent(testConnection(), { headers: {}, query: {} }));
+    });
+    expect(lines.map((line) => [line.type, line.MessagesHandled, line.HandlerErrors])).toEqual([
+      ['echo', 1, 0],
+      ['refuse', 1, 0],
+      ['crash', 1, 1],
+      ['(unknown)', 1, 0],
+      ['(invalid)', 1, 0],
+    ]);
+    for (const line of lines) {
+      expect(line).toMatchObject({
+        service: 'rohrpost-websocket',
+        _aws: {
+          CloudWatchMetrics: [
+            {
+              Namespace: 'rohrpost',
+              Dimensions: [['service', 'type'], ['service']],
+              Metrics: [
+                { Name: 'MessagesHandled', Unit: 'Count' },
+                { Name: 'HandlerErrors', Unit: 'Count' },
+              ],
+            },
+          ],
+        },
+      });
+    }
+  });
+
+  test('a reply that cannot be sent counts as a handler error', async () => {
+    const lines = await metricLinesOf(async () => {
+      const metrics = createMessageMetrics('rohrpost-websocket');
+      const handler = createWebSocketHandler({
+        handlers: [
+          defineHandler('two', (request, context) => {
+            context.send({ type: 'extra' });
+            context.reply(request.data);
+          }),
+        ],
+        connections: () => ({
+          post: () => Promise.reject(new Error('the management API is down')),
+          close: () => Promise.resolve(),
+        }),
+        logger: recordingLogger(),
+        metrics,
+      });
+      expect(await roundTrip(handler, '{"id": 1, "type": "two"}')).toContain(
+        '"error":"Internal server error."',
+      );
+    });
+    expect(lines).toEqual([expect.objectContaining({ type: 'two', MessagesHandled: 1, HandlerErrors: 1 })]);
   });
 });
