@@ -32,6 +32,38 @@ export default tseslint.config(
     },
   },
   {
+    files: ['lambdas/rohrpost/protocol/**/*.ts'],
+    // The protocol is the pure layer: it imports nothing from the layers that do I/O.
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../*'], message: 'protocol/ imports only from protocol/.' }] },
+      ],
+    },
+  },
+  {
+    files: [
+      'lambdas/*.ts',
+      'lambdas/handlers/**/*.ts',
+      'lambdas/notification-hooks/**/*.ts',
+      'rohrpost.config.ts',
+    ],
+    // The application uses the framework through its public entry only.
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/rohrpost/*', '!**/rohrpost.config'],
+              message: "Import from the framework's entry ('../rohrpost'), not its modules.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     // jest's asymmetric matchers (expect.any, expect.objectContaining) are typed `any`.
     rules: { '@typescript-eslint/unbound-method': 'off', '@typescript-eslint/no-unsafe-assignment': 'off' },

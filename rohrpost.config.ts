@@ -1,4 +1,4 @@
-import { defineConfig } from './lambdas/config';
+import { defineConfig } from './lambdas/rohrpost';
 
 /** The one configuration the CDK app deploys and `npm start` runs locally. */
 export default defineConfig({

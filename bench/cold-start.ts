@@ -41,7 +41,7 @@ Promise.resolve(handler(event, {})).then(() => {
   const sdkEntry = join(dirname(process.argv[1]), 'node_modules/@aws-sdk/lib-dynamodb');
   if (require('node:fs').existsSync(sdkEntry)) require(sdkEntry); // an empty bundle has none
   const sdk = performance.now() - pinged;
-  process.stdout.write(JSON.stringify({ load: loaded - started, ping: pinged - loaded, sdk, sdkLoadedByPing }));
+  process.stdout.write('\\n' + JSON.stringify({ load: loaded - started, ping: pinged - loaded, sdk, sdkLoadedByPing }));
 });
 `;
 
@@ -86,7 +86,7 @@ function measure(bundle: string, nodeOptions: string[]): Probe {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' },
     });
-    probes.push(JSON.parse(output) as Probe);
+    probes.push(JSON.parse(output.trim().split('\n').at(-1)!) as Probe); // after the ping's metric line
   }
   const medianOf = (key: 'load' | 'ping' | 'sdk') => median(probes.map((probe) => probe[key]));
   return {

@@ -12,15 +12,15 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { connectionsAt, signedConnectionsAt } from '../lambdas/delivery/connections';
-import type { FanOutOptions } from '../lambdas/delivery/fan-out';
-import { GoneConnections, sendToGroup } from '../lambdas/delivery/fan-out';
-import { Limiter } from '../lambdas/delivery/limiter';
-import { RequestSigner } from '../lambdas/delivery/sigv4';
-import { createLogger } from '../lambdas/logger';
-import type { MembershipStore } from '../lambdas/storage/membership';
-import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/storage/membership';
-import { membershipTableDefinition } from '../lambdas/storage/membership-table';
+import { connectionsAt, signedConnectionsAt } from '../lambdas/rohrpost/delivery/connections';
+import type { FanOutOptions } from '../lambdas/rohrpost/delivery/fan-out';
+import { GoneConnections, sendToGroup } from '../lambdas/rohrpost/delivery/fan-out';
+import { Limiter } from '../lambdas/rohrpost/delivery/limiter';
+import { RequestSigner } from '../lambdas/rohrpost/delivery/sigv4';
+import { createLogger } from '../lambdas/rohrpost/logger';
+import type { MembershipStore } from '../lambdas/rohrpost/storage/membership';
+import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../lambdas/rohrpost/storage/membership';
+import { membershipTableDefinition } from '../lambdas/rohrpost/storage/membership-table';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { createTables } from '../sandbox/tables';
 import {

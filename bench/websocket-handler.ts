@@ -9,7 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { handlers } from '../lambdas/handlers';
-import { createWebSocketHandler } from '../lambdas/runtime/websocket-handler';
+import { createWebSocketHandler } from '../lambdas/rohrpost/runtime/websocket-handler';
 import { handler } from '../lambdas/websocket';
 import { messageEvent } from '../sandbox/events';
 import { formatNumber, median, printTable } from './stats';

@@ -1,5 +1,5 @@
 import { handlers } from './handlers';
-import { createWebSocketHandler } from './runtime/websocket-handler';
+import { createWebSocketHandler } from './rohrpost';
 
 /** The websocket Lambda: API Gateway's `$connect`, `$disconnect` and `$default` routes. */
 export const handler = createWebSocketHandler({ handlers });

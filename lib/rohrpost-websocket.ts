@@ -24,20 +24,29 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { ApplicationTableConfig, ResolvedFunction, ResolvedConfig } from '../lambdas/config';
-import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
-import type { HistorySettings, JwtSettings } from '../lambdas/environment';
+import type {
+  ApplicationTableConfig,
+  HistorySettings,
+  JwtSettings,
+  ResolvedConfig,
+  ResolvedFunction,
+} from '../lambdas/rohrpost';
 import {
-  METRICS_NAMESPACE,
+  functionEnvironment,
+  handlerTableLabels,
+  historySettings,
+  historyTableDefinition,
+  keepsHistory,
+  MembershipTable,
+  membershipTableDefinition,
   MESSAGE_TYPE_DIMENSION,
-  NOTIFICATIONS_SERVICE,
+  METRICS_NAMESPACE,
   NotificationMetrics,
+  NOTIFICATIONS_SERVICE,
+  notifyingTableLabels,
   WEBSOCKET_SERVICE,
   WebSocketMetrics,
-} from '../lambdas/metric-names';
-import { functionEnvironment } from '../lambdas/environment';
-import { historyTableDefinition } from '../lambdas/storage/history-table';
-import { MembershipTable, membershipTableDefinition } from '../lambdas/storage/membership-table';
+} from '../lambdas/rohrpost';
 import { bundledFunctionCode } from './function-bundle';
 import { indexProps, tableShape } from './table-props';
 
@@ -701,5 +710,3 @@ export class RohrpostWebSocket extends Construct {
     return joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${part.Ref}>`)).join('');
   }
 }
-
-/** A metric the notification function emits (lambdas/metric-names.ts). */

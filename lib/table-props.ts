@@ -1,6 +1,10 @@
 import { AttributeType, ProjectionType } from 'aws-cdk-lib/aws-dynamodb';
 import type { Attribute, GlobalSecondaryIndexProps, TableProps } from 'aws-cdk-lib/aws-dynamodb';
-import type { AttributeType as ConfigAttributeType, KeyAttribute, TableDefinition } from '../lambdas/config';
+import type {
+  AttributeType as ConfigAttributeType,
+  KeyAttribute,
+  TableDefinition,
+} from '../lambdas/rohrpost';
 
 const ATTRIBUTE_TYPES: Record<ConfigAttributeType, AttributeType> = {
   string: AttributeType.STRING,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { DEAD_LETTER_SOURCE } from '../lambdas/delivery/dead-letters';
+import { NOTIFICATIONS_SERVICE } from '../lambdas/rohrpost';
 
 /** A stream record set aside: on AWS it would be in the dead-letter queue. */
 export interface DeadLetter {
@@ -76,7 +76,7 @@ export class LocalDeadLetterQueue {
   }
 }
 
-/** The dead letter a message body describes (lambdas/delivery/dead-letters.ts writes them). */
+/** The dead letter a message body describes (lambdas/rohrpost/delivery/dead-letters.ts writes them). */
 function letterOf(messageBody: string): DeadLetter | undefined {
   let parsed: { source?: unknown; reason?: unknown; record?: DynamoDBRecord };
   try {
@@ -84,7 +84,7 @@ function letterOf(messageBody: string): DeadLetter | undefined {
   } catch {
     return undefined;
   }
-  if (parsed.source !== DEAD_LETTER_SOURCE || typeof parsed.reason !== 'string' || !parsed.record)
+  if (parsed.source !== NOTIFICATIONS_SERVICE || typeof parsed.reason !== 'string' || !parsed.record)
     return undefined;
   const { record } = parsed;
   return {

@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { WebSocketAuthorizerEvent } from '../lambdas/runtime/authorizer';
-import type { AuthorizerContext, WebSocketEvent } from '../lambdas/runtime/websocket-event';
+import type { AuthorizerContext, WebSocketAuthorizerEvent, WebSocketEvent } from '../lambdas/rohrpost';
 
 /** What API Gateway knows about a connection and copies into every event of it. */
 export interface ConnectionDetails {

@@ -1,4 +1,4 @@
-import type { WebSocketResult } from '../lambdas/runtime/websocket-event';
+import type { WebSocketResult } from '../lambdas/rohrpost';
 import type { Invokable } from './gateway';
 import { FunctionError } from './local-function';
 

@@ -1,12 +1,16 @@
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ResolvedFunction, ResolvedConfig } from '../lambdas/config';
-import { handlerTableLabels, historySettings, keepsHistory, notifyingTableLabels } from '../lambdas/config';
-import { ApiGatewayLimits } from '../lambdas/delivery/limits';
-import type { JwtSettings } from '../lambdas/environment';
-import { functionEnvironment } from '../lambdas/environment';
-import { historyTableDefinition } from '../lambdas/storage/history-table';
-import { membershipTableDefinition } from '../lambdas/storage/membership-table';
+import type { JwtSettings, ResolvedConfig, ResolvedFunction } from '../lambdas/rohrpost';
+import {
+  ApiGatewayLimits,
+  functionEnvironment,
+  handlerTableLabels,
+  historySettings,
+  historyTableDefinition,
+  keepsHistory,
+  membershipTableDefinition,
+  notifyingTableLabels,
+} from '../lambdas/rohrpost';
 import { localLambdaEnvironment, LOCAL_REGION } from './aws-local';
 import { createBuildDirectory } from './build-directory';
 import type { DeadLetter } from './dead-letter-queue';

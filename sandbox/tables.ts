@@ -10,7 +10,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import type { AttributeType, KeyAttribute, TableDefinition } from '../lambdas/config';
+import type { AttributeType, KeyAttribute, TableDefinition } from '../lambdas/rohrpost';
 import { localClientConfig } from './aws-local';
 
 export interface TableToCreate {

@@ -4,7 +4,7 @@ import { isBuiltin } from 'node:module';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { defineConfig } from '../../lambdas/config';
+import { defineConfig } from '../../lambdas/rohrpost/config';
 import { SDK_CHUNK } from '../../lib/function-bundle';
 import config from '../../rohrpost.config';
 import type { Synthesized } from '../support/cdk';

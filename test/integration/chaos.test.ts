@@ -10,7 +10,7 @@ import {
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { HistoryKeys } from '../../lambdas/storage/history-table';
+import { HistoryKeys } from '../../lambdas/rohrpost/storage/history-table';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';
 import { fixtureConfig } from '../fixtures/app/config';

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { RohrpostClientOptions, Subscription, Update, RohrpostClient } from '../../client/src';
 import { AbortError, ConnectionClosedError, RohrpostError, TimeoutError } from '../../client/src';
-import { defineConfig } from '../../lambdas/config';
+import { defineConfig } from '../../lambdas/rohrpost/config';
 import { fixtureConfig } from '../fixtures/app/config';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
 import { events, useClients } from '../support/clients';

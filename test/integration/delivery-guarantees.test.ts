@@ -1,5 +1,5 @@
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { GroupPosition } from '../../lambdas/protocol/position';
+import type { GroupPosition } from '../../lambdas/rohrpost/protocol/position';
 import { eventually } from '../support/recording-reporter';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
 import type { TestSocket } from '../support/socket';

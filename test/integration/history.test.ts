@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { HistorySettings } from '../../lambdas/environment';
-import type { GroupPosition } from '../../lambdas/protocol/position';
-import { DynamoDbGroupHistory } from '../../lambdas/storage/group-history';
-import { HistoryKeys, historyTableDefinition } from '../../lambdas/storage/history-table';
-import { DynamoDbSequencer } from '../../lambdas/storage/sequencer';
+import type { HistorySettings } from '../../lambdas/rohrpost/environment';
+import type { GroupPosition } from '../../lambdas/rohrpost/protocol/position';
+import { DynamoDbGroupHistory } from '../../lambdas/rohrpost/storage/group-history';
+import { HistoryKeys, historyTableDefinition } from '../../lambdas/rohrpost/storage/history-table';
+import { DynamoDbSequencer } from '../../lambdas/rohrpost/storage/sequencer';
 import { createTables } from '../../sandbox/tables';
 import { countingDocumentClient, testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
 

@@ -1,8 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { JwtSettings } from '../../lambdas/environment';
-import { JwtVerifier, TokenRefused } from '../../lambdas/runtime/jwt-authorizer';
+import type { JwtSettings } from '../../lambdas/rohrpost/environment';
+import { JwtVerifier, TokenRefused } from '../../lambdas/rohrpost/runtime/jwt-authorizer';
 import { LocalIssuer } from '../../sandbox/local-issuer';
 
 /** The JWT check against a JWKS endpoint over loopback that counts its requests. */

@@ -2,7 +2,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
 import { connect } from 'node:net';
-import { ManagementApiError, SignedConnections } from '../../lambdas/delivery/signed-connections';
+import { ManagementApiError, SignedConnections } from '../../lambdas/rohrpost/delivery/signed-connections';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
 
 interface RawAnswer {

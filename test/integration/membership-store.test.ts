@@ -1,5 +1,8 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbMembershipStore, MEMBERSHIP_LIFETIME_SECONDS } from '../../lambdas/storage/membership';
+import {
+  DynamoDbMembershipStore,
+  MEMBERSHIP_LIFETIME_SECONDS,
+} from '../../lambdas/rohrpost/storage/membership';
 import { countingDocumentClient, createMembershipTable } from '../support/dynamodb';
 
 /** The membership store against DynamoDB Local, counting the requests each operation costs. */

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { defineHandler } from '../../lambdas/rohrpost';
 import type { HandleFunction } from '../../lambdas/rohrpost';
-import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { createWebSocketHandler } from '../../lambdas/rohrpost/runtime/websocket-handler';
 import { localSignatureVerifier } from '../../sandbox/aws-local';
 import type { ManagedConnections } from '../../sandbox/management-api';
 import { serveManagementApi } from '../../sandbox/management-api';

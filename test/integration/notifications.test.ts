@@ -1,5 +1,5 @@
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { MembershipTable } from '../../lambdas/storage/membership-table';
+import { MembershipTable } from '../../lambdas/rohrpost/storage/membership-table';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
 import { eventually } from '../support/recording-reporter';
 import type { TestSocket } from '../support/socket';

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
-import { defineConfig } from '../../lambdas/config';
+import { defineConfig } from '../../lambdas/rohrpost/config';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';
 import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';

@@ -3,8 +3,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConnectionGoneError } from '../../lambdas/delivery/connections';
-import { ManagementApiError, SignedConnections } from '../../lambdas/delivery/signed-connections';
+import { ConnectionGoneError } from '../../lambdas/rohrpost/delivery/connections';
+import { ManagementApiError, SignedConnections } from '../../lambdas/rohrpost/delivery/signed-connections';
 
 /** The fan-out's management API client against a real HTTP server that checks what arrives. */
 describe('SignedConnections', () => {

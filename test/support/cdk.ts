@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { ResolvedConfig } from '../../lambdas/config';
+import type { ResolvedConfig } from '../../lambdas/rohrpost/config';
 import type { RohrpostStackProps } from '../../lib/rohrpost-stack';
 import { RohrpostStack } from '../../lib/rohrpost-stack';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createTables } from '../../sandbox/tables';
-import { membershipTableDefinition } from '../../lambdas/storage/membership-table';
+import { membershipTableDefinition } from '../../lambdas/rohrpost/storage/membership-table';
 /** The DynamoDB Local that jest's global setup started for this run. */
 export function testDynamoDbEndpoint(): string {
   const endpoint = process.env.ROHRPOST_TEST_DYNAMODB_ENDPOINT;

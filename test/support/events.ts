@@ -1,6 +1,6 @@
 import type { ConnectionDetails } from '../../sandbox/events';
 import { generateGatewayId, messageEvent } from '../../sandbox/events';
-import type { WebSocketEvent, WebSocketResult } from '../../lambdas/runtime/websocket-event';
+import type { WebSocketEvent, WebSocketResult } from '../../lambdas/rohrpost/protocol/websocket-event';
 
 export function testConnection(overrides: Partial<ConnectionDetails> = {}): ConnectionDetails {
   return {

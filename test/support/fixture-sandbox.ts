@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ResolvedConfig } from '../../lambdas/config';
+import type { ResolvedConfig } from '../../lambdas/rohrpost/config';
 import type { GatewayLimits } from '../../sandbox/gateway';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../lambdas/logger';
+import type { Logger } from '../../lambdas/rohrpost/logger';
 
 export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error';

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import type { GroupPosition } from '../../lambdas/protocol/position';
+import type { GroupPosition } from '../../lambdas/rohrpost/protocol/position';
 import type { Update } from './updates';
 
 interface SubscribeReply {

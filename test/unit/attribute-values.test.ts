@@ -1,5 +1,5 @@
-import { toNumber, toPlainItem, toPlainValue } from '../../lambdas/changes/attribute-values';
-import { sameValue, updatedFields } from '../../lambdas/changes/diff';
+import { toNumber, toPlainItem, toPlainValue } from '../../lambdas/rohrpost/changes/attribute-values';
+import { sameValue, updatedFields } from '../../lambdas/rohrpost/changes/diff';
 
 describe('DynamoDB values as plain JSON', () => {
   test.each([

@@ -4,7 +4,7 @@ import {
   historySettings,
   keepsHistory,
   notifyingTableLabels,
-} from '../../lambdas/config';
+} from '../../lambdas/rohrpost/config';
 import projectConfig from '../../rohrpost.config';
 
 describe('defineConfig', () => {
@@ -148,7 +148,7 @@ describe('defineConfig', () => {
     test('resolves to the built-in authorizer, its identity source and settings with defaults', () => {
       const { authorizer } = defineConfig({ authorizer: { jwt: { issuer, audience: 'app' } } });
       expect(authorizer).toEqual({
-        entry: 'lambdas/runtime/jwt-authorizer.ts',
+        entry: 'lambdas/rohrpost/runtime/jwt-authorizer.ts',
         handler: 'handler',
         memorySize: 256,
         timeoutSeconds: 10,

@@ -1,4 +1,4 @@
-import type { WebSocketAuthorizerEvent } from '../../lambdas/runtime/authorizer';
+import type { WebSocketAuthorizerEvent } from '../../lambdas/rohrpost/runtime/authorizer';
 import {
   ConnectionRefusedError,
   createConnectAuthorizer,

@@ -1,4 +1,4 @@
-import { Deadlines } from '../../lambdas/delivery/deadlines';
+import { Deadlines } from '../../lambdas/rohrpost/delivery/deadlines';
 
 describe('Deadlines', () => {
   let clock = 0;

@@ -1,5 +1,5 @@
-import { GoneConnections } from '../../lambdas/delivery/fan-out';
-import { Limiter } from '../../lambdas/delivery/limiter';
+import { GoneConnections } from '../../lambdas/rohrpost/delivery/fan-out';
+import { Limiter } from '../../lambdas/rohrpost/delivery/limiter';
 
 describe('Limiter', () => {
   test('never lets more than its limit run at once, and runs everything', async () => {

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { defineHandler } from '../../lambdas/rohrpost';
-import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { createWebSocketHandler } from '../../lambdas/rohrpost/runtime/websocket-handler';
 import { frame, testConnection } from '../support/events';
 
 /** What the functions log, through Powertools' Logger, from a real handler invocation. */

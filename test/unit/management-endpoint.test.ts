@@ -1,4 +1,4 @@
-import { managementEndpoint } from '../../lambdas/delivery/connections';
+import { managementEndpoint } from '../../lambdas/rohrpost/delivery/connections';
 
 describe('the management API endpoint', () => {
   const saved = { ...process.env };

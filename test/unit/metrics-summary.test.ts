@@ -1,6 +1,6 @@
 import { MetricsSummary } from '../../sandbox/metrics-summary';
-import type { MetricsRecorder } from '../../lambdas/metrics';
-import { createMessageMetrics, createMetrics } from '../../lambdas/metrics';
+import type { MetricsRecorder } from '../../lambdas/rohrpost/metrics';
+import { createMessageMetrics, createMetrics } from '../../lambdas/rohrpost/metrics';
 import { metricLinesOf } from '../support/metric-lines';
 
 describe("the sandbox's metrics summary", () => {

@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { createMessageMetrics } from '../../lambdas/metrics';
+import { createMessageMetrics } from '../../lambdas/rohrpost/metrics';
 import { metricLinesOf } from '../support/metric-lines';
 
 describe("the websocket function's line per message", () => {

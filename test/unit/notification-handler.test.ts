@@ -1,16 +1,16 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { defineNotificationHooks } from '../../lambdas/changes/notices';
-import { defineConfig } from '../../lambdas/config';
-import type { Connections } from '../../lambdas/delivery/connections';
-import { ConnectionGoneError } from '../../lambdas/delivery/connections';
-import type { DeadLetters, UndeliverableRecord } from '../../lambdas/delivery/dead-letters';
-import type { GroupPosition } from '../../lambdas/protocol/position';
-import type { MetricsRecorder } from '../../lambdas/metrics';
-import { createNotificationHandler } from '../../lambdas/runtime/notification-handler';
-import type { MembershipStore } from '../../lambdas/storage/membership';
-import type { DeliveredMessage, Sequencer } from '../../lambdas/storage/sequencer';
-import { ManagementApiError } from '../../lambdas/delivery/signed-connections';
-import { createMetrics } from '../../lambdas/metrics';
+import { defineNotificationHooks } from '../../lambdas/rohrpost/changes/notices';
+import { defineConfig } from '../../lambdas/rohrpost/config';
+import type { Connections } from '../../lambdas/rohrpost/delivery/connections';
+import { ConnectionGoneError } from '../../lambdas/rohrpost/delivery/connections';
+import type { DeadLetters, UndeliverableRecord } from '../../lambdas/rohrpost/delivery/dead-letters';
+import type { GroupPosition } from '../../lambdas/rohrpost/protocol/position';
+import type { MetricsRecorder } from '../../lambdas/rohrpost/metrics';
+import { createNotificationHandler } from '../../lambdas/rohrpost/runtime/notification-handler';
+import type { MembershipStore } from '../../lambdas/rohrpost/storage/membership';
+import type { DeliveredMessage, Sequencer } from '../../lambdas/rohrpost/storage/sequencer';
+import { ManagementApiError } from '../../lambdas/rohrpost/delivery/signed-connections';
+import { createMetrics } from '../../lambdas/rohrpost/metrics';
 import { metricLinesOf } from '../support/metric-lines';
 import { recordingLogger } from '../support/recording-logger';
 

@@ -1,10 +1,14 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { Change } from '../../lambdas/changes/change';
-import { changeOf, UndeliverableChangeError } from '../../lambdas/changes/change';
-import type { Notice } from '../../lambdas/changes/notices';
-import { defineNotificationHooks, noticesFor } from '../../lambdas/changes/notices';
-import { fitNotice, notificationId, subscriptionUpdate } from '../../lambdas/changes/subscription-update';
-import { EPOCH_LENGTH, newEpoch } from '../../lambdas/protocol/position';
+import type { Change } from '../../lambdas/rohrpost/changes/change';
+import { changeOf, UndeliverableChangeError } from '../../lambdas/rohrpost/changes/change';
+import type { Notice } from '../../lambdas/rohrpost/changes/notices';
+import { defineNotificationHooks, noticesFor } from '../../lambdas/rohrpost/changes/notices';
+import {
+  fitNotice,
+  notificationId,
+  subscriptionUpdate,
+} from '../../lambdas/rohrpost/changes/subscription-update';
+import { EPOCH_LENGTH, newEpoch } from '../../lambdas/rohrpost/protocol/position';
 
 const ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/Notes-1A2B/stream/2026-01-01T00:00:00.000';
 

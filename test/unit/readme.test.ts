@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageHandler } from '../../lambdas/rohrpost';
-import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { createWebSocketHandler } from '../../lambdas/rohrpost/runtime/websocket-handler';
 import { roundTrip } from '../support/events';
 
 /** The README's handler example runs as written, and answers what the README says it does. */

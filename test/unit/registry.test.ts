@@ -1,6 +1,6 @@
 import { createWebSocketHandler, defineHandler, defineHandlers } from '../../lambdas/rohrpost';
 import { roundTrip } from '../support/events';
-import { HandlerRegistry } from '../../lambdas/protocol/registry';
+import { HandlerRegistry } from '../../lambdas/rohrpost/protocol/registry';
 
 const noop = () => undefined;
 

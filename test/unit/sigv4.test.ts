@@ -1,7 +1,7 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SignatureV4 } from '@smithy/signature-v4';
 import fc from 'fast-check';
-import { RequestSigner } from '../../lambdas/delivery/sigv4';
+import { RequestSigner } from '../../lambdas/rohrpost/delivery/sigv4';
 
 /** The lean signer must sign exactly as the SDK's SignatureV4 does. */
 describe('RequestSigner', () => {

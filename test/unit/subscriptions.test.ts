@@ -1,7 +1,7 @@
 import type { AuthorizeSubscription } from '../../lambdas/rohrpost';
 import { createWebSocketHandler, HandlerError, subscriptionHandlers } from '../../lambdas/rohrpost';
-import { defaultGroupName } from '../../lambdas/runtime/subscriptions';
-import type { MembershipStore } from '../../lambdas/storage/membership';
+import { defaultGroupName } from '../../lambdas/rohrpost/runtime/subscriptions';
+import type { MembershipStore } from '../../lambdas/rohrpost/storage/membership';
 import { roundTrip } from '../support/events';
 
 /** A store that fails the test if a refused subscription ever reaches it. */

@@ -1,10 +1,10 @@
-import type { Connections } from '../../lambdas/delivery/connections';
+import type { Connections } from '../../lambdas/rohrpost/delivery/connections';
 import { defineHandler, HandlerError } from '../../lambdas/rohrpost';
 import type { HandleFunction } from '../../lambdas/rohrpost';
-import { createWebSocketHandler } from '../../lambdas/runtime/websocket-handler';
+import { createWebSocketHandler } from '../../lambdas/rohrpost/runtime/websocket-handler';
 import { connectEvent, disconnectEvent } from '../../sandbox/events';
 import { frame, roundTrip, testConnection } from '../support/events';
-import { createMessageMetrics } from '../../lambdas/metrics';
+import { createMessageMetrics } from '../../lambdas/rohrpost/metrics';
 import { metricLinesOf } from '../support/metric-lines';
 import { recordingLogger } from '../support/recording-logger';
 

@@ -4,7 +4,7 @@ import { parseSince } from '../protocol/position';
 import type { MessageHandler } from '../protocol/registry';
 import { defineHandler } from '../protocol/registry';
 import type { RohrpostRequest } from '../protocol/request';
-import type { AuthorizerContext } from './websocket-event';
+import type { AuthorizerContext } from '../protocol/websocket-event';
 
 /** A request to join or leave a group, as the authorization function sees it. */
 export interface SubscriptionRequest {

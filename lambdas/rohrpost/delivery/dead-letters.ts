@@ -1,5 +1,6 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
+import { NOTIFICATIONS_SERVICE } from '../metric-names';
 
 /** A stream record whose change can never be notified, set aside for a person to look at. */
 export interface UndeliverableRecord {
@@ -15,9 +16,6 @@ export interface DeadLetters {
   send(letter: UndeliverableRecord): Promise<void>;
 }
 
-/** What a dead letter's body says of itself, beside the record. */
-export const DEAD_LETTER_SOURCE = 'rohrpost-notifications';
-
 /** SQS takes messages up to 256 KB; a record with both images can be larger. */
 const MAX_BODY_BYTES = 256 * 1024;
 
@@ -29,7 +27,7 @@ export function deadLetterBody(letter: UndeliverableRecord): string {
   const { record } = letter;
   const describe = (sent: DynamoDBRecord, imagesOmitted: boolean) =>
     JSON.stringify({
-      source: DEAD_LETTER_SOURCE,
+      source: NOTIFICATIONS_SERVICE,
       reason: letter.reason,
       table: letter.table,
       eventID: record.eventID,

@@ -1,4 +1,4 @@
-import type { WebSocketEvent, WebSocketRequestContext } from './websocket-event';
+import type { WebSocketEvent, WebSocketRequestContext } from '../protocol/websocket-event';
 
 /** The upgrade request of a new connection, as `$connect` and its authorizer see it. */
 export interface ConnectRequest {

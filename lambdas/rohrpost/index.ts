@@ -1,4 +1,8 @@
-/** What handler modules need: `import { defineHandler, HandlerError } from '../rohrpost'`. */
+/**
+ * rohrpost's public entry. Handler modules, notification hooks and the function entries import
+ * what they need from here (`import { defineHandler, HandlerError } from '../rohrpost'`); so do
+ * rohrpost.config.ts, the CDK construct and the sandbox, from the second part below.
+ */
 export type {
   ErrorReplyOptions,
   GroupOperations,
@@ -12,7 +16,7 @@ export { buildMessage, generateMessageId } from './protocol/message';
 export type { HandleFunction, MessageHandler } from './protocol/registry';
 export { defineHandler, defineHandlers } from './protocol/registry';
 export type { RohrpostRequest } from './protocol/request';
-export type { AuthorizerContext } from './runtime/websocket-event';
+export type { AuthorizerContext } from './protocol/websocket-event';
 export type { ConnectRequest } from './runtime/connect';
 export { ConnectionRefusedError } from './runtime/connect';
 export type { AuthorizeConnection, Identity, IdentityValue } from './runtime/authorizer';
@@ -28,3 +32,35 @@ export type { NotificationHooks } from './changes/notices';
 export { defineNotificationHooks } from './changes/notices';
 export type { GroupPosition } from './protocol/position';
 export { createNotificationHandler } from './runtime/notification-handler';
+
+// The configuration, and what the CDK construct and the sandbox build from it.
+export type {
+  ApplicationTableConfig,
+  AttributeType,
+  KeyAttribute,
+  ResolvedConfig,
+  ResolvedFunction,
+  TableDefinition,
+} from './config';
+export {
+  defineConfig,
+  handlerTableLabels,
+  historySettings,
+  keepsHistory,
+  notifyingTableLabels,
+} from './config';
+export type { HistorySettings, JwtSettings } from './environment';
+export { functionEnvironment } from './environment';
+export { ApiGatewayLimits } from './delivery/limits';
+export { historyTableDefinition } from './storage/history-table';
+export { MembershipTable, membershipTableDefinition } from './storage/membership-table';
+export {
+  MESSAGE_TYPE_DIMENSION,
+  METRICS_NAMESPACE,
+  NOTIFICATIONS_SERVICE,
+  NotificationMetrics,
+  WEBSOCKET_SERVICE,
+  WebSocketMetrics,
+} from './metric-names';
+export type { WebSocketAuthorizerEvent, WebSocketAuthorizerResult } from './runtime/authorizer';
+export type { WebSocketEvent, WebSocketResult } from './protocol/websocket-event';

@@ -1,7 +1,15 @@
-import type { FanOutResult } from '../delivery/fan-out';
-import type { AuthorizerContext, WebSocketRequestContext } from '../runtime/websocket-event';
 import type { MessageParts } from './message';
 import type { GroupPosition } from './position';
+import type { AuthorizerContext, WebSocketRequestContext } from './websocket-event';
+
+/** What became of a message sent to a group. */
+export interface FanOutResult {
+  /** Members the message was posted to, gone ones included. */
+  readonly members: number;
+  readonly delivered: number;
+  /** Members whose connection was gone; they were removed from all their groups. */
+  readonly gone: number;
+}
 
 export interface SendOptions {
   /** Close the connection after this message. @default false */

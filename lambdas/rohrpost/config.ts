@@ -208,7 +208,7 @@ const JWT_ALGORITHMS = [
   'EdDSA',
 ] as const;
 /** The built-in authorizer's module, relative to the project root. */
-const JWT_AUTHORIZER_ENTRY = 'lambdas/runtime/jwt-authorizer.ts';
+const JWT_AUTHORIZER_ENTRY = 'lambdas/rohrpost/runtime/jwt-authorizer.ts';
 
 /** Checks a configuration and applies its defaults; a mistake is an error that says what to fix. */
 export function defineConfig(config: RohrpostConfig): ResolvedConfig {

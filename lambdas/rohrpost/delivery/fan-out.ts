@@ -1,18 +1,11 @@
 import type { Logger } from '../logger';
+import type { FanOutResult } from '../protocol/context';
 import { RecentSet } from '../recent-set';
 import type { MembershipStore } from '../storage/membership';
 import type { Connections } from './connections';
 import { ConnectionGoneError } from './connections';
 import type { Limiter, Release } from './limiter';
 import type { PostTally } from './post-tally';
-
-export interface FanOutResult {
-  /** Members the message was posted to, gone ones included. */
-  readonly members: number;
-  readonly delivered: number;
-  /** Members whose connection was gone; they were removed from all their groups. */
-  readonly gone: number;
-}
 
 export interface FanOutOptions {
   readonly membership: MembershipStore;
@@ -24,6 +17,8 @@ export interface FanOutOptions {
   /** Adds up what became of each post, across fan-outs. @default nothing is added up */
   readonly tally?: PostTally;
 }
+
+export type { FanOutResult };
 
 /** Some posts failed for reasons other than a gone connection; the rest were delivered. */
 export class FanOutError extends Error {

@@ -3,7 +3,7 @@ import type { Logger } from '../logger';
 import { createLogger } from '../logger';
 import type { ConnectRequest } from './connect';
 import { connectRequest } from './connect';
-import type { WebSocketRequestContext } from './websocket-event';
+import type { WebSocketRequestContext } from '../protocol/websocket-event';
 
 /** What API Gateway sends a Lambda REQUEST authorizer on a WebSocket API's `$connect`. */
 export interface WebSocketAuthorizerEvent {

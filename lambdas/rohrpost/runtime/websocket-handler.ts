@@ -35,7 +35,7 @@ import type {
   WebSocketEvent,
   WebSocketRequestContext,
   WebSocketResult,
-} from './websocket-event';
+} from '../protocol/websocket-event';
 
 export interface WebSocketHandlerOptions {
   /** The message handlers that `$default` frames are routed to by their `type`. */
