@@ -5,17 +5,7 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { IAlarmAction, IMetric } from 'aws-cdk-lib/aws-cloudwatch';
-import {
-  Alarm,
-  AlarmStatusWidget,
-  ComparisonOperator,
-  Dashboard,
-  GraphWidget,
-  MathExpression,
-  Metric,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
+import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -39,18 +29,14 @@ import {
   keepsHistory,
   MembershipTable,
   membershipTableDefinition,
-  MESSAGE_TYPE_DIMENSION,
-  METRICS_NAMESPACE,
-  NotificationMetrics,
-  NOTIFICATIONS_SERVICE,
   notifyingTableLabels,
-  WEBSOCKET_SERVICE,
-  WebSocketMetrics,
 } from '../lambdas/rohrpost';
 import { bundledFunctionCode } from './function-bundle';
+import type { MonitoringProps } from './monitoring';
+import { Monitoring } from './monitoring';
 import { indexProps, tableShape } from './table-props';
 
-export interface RohrpostWebSocketProps {
+export interface RohrpostWebSocketProps extends MonitoringProps {
   /** The project's configuration: functions, tables and notification rules (rohrpost.config.ts). */
   readonly config: ResolvedConfig;
   /** The folder the configuration's function entries are relative to. @default the current working directory */
@@ -72,43 +58,6 @@ export interface RohrpostWebSocketProps {
    * needs. Turn it off where another stack sets it. @default true
    */
   readonly setApiGatewayAccountRole?: boolean;
-  /** Where the alarms notify, e.g. an SNS topic action. @default no action */
-  readonly alarmAction?: IAlarmAction;
-  /**
-   * The CloudWatch namespace of the functions' metrics, which the alarms and the dashboard read:
-   * one per deployment, so that two stacks in an account do not add up each other's figures.
-   * @default 'rohrpost/' and the stack's name
-   */
-  readonly metricsNamespace?: string;
-  /**
-   * The failed-records alarm fires when this many stream records fail in a minute (they are
-   * being retried, long before the dead-letter queue sees them); `false` turns it off. @default 1
-   */
-  readonly failedRecordsAlarm?: number | false;
-  /**
-   * The notification latency alarm fires when the slowest change of 5 minutes took longer than
-   * this to reach its last member; `false` turns it off. @default Duration.seconds(10)
-   */
-  readonly notificationLatencyAlarm?: Duration | false;
-  /**
-   * The notification lag alarm fires when the notification function is this far behind the
-   * table changes (the stream's iterator age); `false` turns it off.
-   * @default half of the configuration's `notifications.maxRecordAgeSeconds`
-   */
-  readonly notificationLagAlarm?: Duration | false;
-  /**
-   * The handler errors alarm fires when handlers fail this many times in 5 minutes (each
-   * client got an internal error; no Lambda error is recorded); `false` turns it off. @default 1
-   */
-  readonly handlerErrorsAlarm?: number | false;
-  /** Each function's errors alarm fires at this many errors in 5 minutes; `false` turns them off. @default 1 */
-  readonly functionErrorsAlarm?: number | false;
-  /** Each function's throttles alarm fires at this many throttles in 5 minutes; `false` turns them off. @default 1 */
-  readonly functionThrottlesAlarm?: number | false;
-  /** The dead-letter alarm fires when the dead-letter queue holds a message; `false` turns it off. @default true */
-  readonly deadLetterAlarm?: boolean;
-  /** A CloudWatch dashboard of the API, the functions and the notifications. @default true */
-  readonly dashboard?: boolean;
   /** The functions' CPU architecture. @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
 }
@@ -135,19 +84,17 @@ export class RohrpostWebSocket extends Construct {
   readonly notificationFunction: LambdaFunction | undefined;
   readonly authorizerFunction: LambdaFunction | undefined;
   readonly deadLetterQueue: Queue | undefined;
-  readonly alarms: Alarm[] = [];
   /** The dashboard; `undefined` when the `dashboard` prop turns it off. */
   readonly dashboard: Dashboard | undefined;
-  /** The CloudWatch namespace of the functions' metrics. */
-  readonly metricsNamespace: string;
 
   private readonly props: RohrpostWebSocketProps;
+  private readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RohrpostWebSocketProps) {
     super(scope, id);
     this.props = props;
     const { config } = props;
-    this.metricsNamespace = props.metricsNamespace ?? `${METRICS_NAMESPACE}/${Stack.of(this).stackName}`;
+    this.monitoring = new Monitoring(this, props);
 
     this.membershipTable = this.createMembershipTable();
     this.historyTable = keepsHistory(config) ? this.createHistoryTable() : undefined;
@@ -168,7 +115,24 @@ export class RohrpostWebSocket extends Construct {
       this.deadLetterQueue = this.createDeadLetterQueue();
       this.notificationFunction = this.createNotificationFunction(notifying, history, this.deadLetterQueue);
     }
-    if (props.dashboard ?? true) this.dashboard = this.createDashboard();
+    this.dashboard = this.monitoring.createDashboard({
+      api: this.api,
+      stage: this.stage,
+      functions: [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
+        (fn): fn is LambdaFunction => fn !== undefined,
+      ),
+      notifications: this.notificationFunction !== undefined,
+    });
+  }
+
+  /** Every alarm, for an alarm action or a composite alarm of your own. */
+  get alarms(): readonly Alarm[] {
+    return this.monitoring.alarms;
+  }
+
+  /** The CloudWatch namespace of the functions' metrics. */
+  get metricsNamespace(): string {
+    return this.monitoring.namespace;
   }
 
   /** The wss:// URL clients connect to. */
@@ -271,13 +235,7 @@ export class RohrpostWebSocket extends Construct {
     for (const label of handlerTableLabels(config)) {
       this.allowTableAccess(fn, label, config.tables[label]!);
     }
-    // A handler's failure is answered, so it is no Lambda error: the function counts it.
-    this.alarm(
-      'HandlerErrorsAlarm',
-      this.websocketMetric(WebSocketMetrics.handlerErrors, 'Sum', Duration.minutes(5)),
-      this.props.handlerErrorsAlarm ?? 1,
-      "Message handlers fail and clients get internal errors: read the websocket function's errors.",
-    );
+    this.monitoring.watchHandlers();
     return fn;
   }
 
@@ -324,16 +282,11 @@ export class RohrpostWebSocket extends Construct {
         'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
         'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
     });
-    this.alarm(
-      'DeadLetterAlarm',
-      queue.metricApproximateNumberOfMessagesVisible(),
-      this.props.deadLetterAlarm === false ? false : 1,
-      'A stream batch failed every retry: inspect the dead-letter queue.',
-    );
+    this.monitoring.watchDeadLetters(queue);
     return queue;
   }
 
-  /** The function fed by the notifying tables' streams, with its permissions and lag alarm. */
+  /** The function fed by the notifying tables' streams, with its permissions and alarms. */
   private createNotificationFunction(
     notifying: readonly string[],
     history: HistorySettings | undefined,
@@ -382,101 +335,8 @@ export class RohrpostWebSocket extends Construct {
         'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
         'permissions; reading records is limited to the configured streams.',
     });
-    // A record reported as a batch item failure is no Lambda error: the function counts it.
-    this.alarm(
-      'FailedRecordsAlarm',
-      this.notificationMetric(NotificationMetrics.recordsFailed, 'Sum', Duration.minutes(1)),
-      this.props.failedRecordsAlarm ?? 1,
-      "Table changes fail to notify and are being retried: read the notification function's errors.",
-    );
-    const latencyLimit = this.props.notificationLatencyAlarm ?? Duration.seconds(10);
-    this.alarm(
-      'NotificationLatencyAlarm',
-      this.notificationMetric(NotificationMetrics.lastPostLatency, 'Maximum', Duration.minutes(5)),
-      latencyLimit && latencyLimit.toMilliseconds(),
-      `A table change took over ${latencyLimit && latencyLimit.toHumanString()} to reach its subscribers.`,
-    );
-    const lagLimit =
-      this.props.notificationLagAlarm ?? Duration.seconds(notifications.maxRecordAgeSeconds / 2);
-    this.alarm(
-      'NotificationLagAlarm',
-      fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
-      lagLimit && lagLimit.toMilliseconds(),
-      `Notifications lag over ${lagLimit && lagLimit.toHumanString()} behind the table changes.`,
-    );
+    this.monitoring.watchNotifications(fn, notifications.maxRecordAgeSeconds);
     return fn;
-  }
-
-  /** What an on-call engineer looks at first: traffic, the functions, the notifications, the alarms. */
-  private createDashboard(): Dashboard {
-    const dashboard = new Dashboard(this, 'Dashboard');
-    const stageMetric = (metricName: string, statistic: string) =>
-      new Metric({
-        namespace: 'AWS/ApiGateway',
-        metricName,
-        dimensionsMap: { ApiId: this.api.apiId, Stage: this.stage.stageName },
-        statistic,
-        period: Duration.minutes(1),
-      });
-    const functions = [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
-      (fn): fn is LambdaFunction => fn !== undefined,
-    );
-    const minute = Duration.minutes(1);
-    dashboard.addWidgets(
-      new GraphWidget({
-        title: 'Connections and messages',
-        left: [stageMetric('ConnectCount', 'Sum'), stageMetric('MessageCount', 'Sum')],
-        right: [stageMetric('ClientError', 'Sum'), stageMetric('IntegrationError', 'Sum')],
-      }),
-      new GraphWidget({
-        title: 'Messages and handler errors by type',
-        left: [this.byMessageType(WebSocketMetrics.messagesHandled)],
-        right: [this.byMessageType(WebSocketMetrics.handlerErrors)],
-      }),
-      new GraphWidget({
-        title: 'Function errors and throttles',
-        left: functions.map((fn) => fn.metricErrors({ period: minute })),
-        right: functions.map((fn) => fn.metricThrottles({ period: minute })),
-      }),
-      new GraphWidget({
-        title: 'Function duration (p99)',
-        left: functions.map((fn) => fn.metricDuration({ period: minute, statistic: 'p99' })),
-      }),
-    );
-    if (this.notificationFunction) {
-      dashboard.addWidgets(
-        new GraphWidget({
-          title: 'Stream records',
-          left: [
-            this.notificationMetric(NotificationMetrics.recordsReceived, 'Sum', minute),
-            this.notificationMetric(NotificationMetrics.recordsFailed, 'Sum', minute),
-            this.notificationMetric(NotificationMetrics.recordsDeadLettered, 'Sum', minute),
-          ],
-        }),
-        new GraphWidget({
-          title: 'Posts to members',
-          left: [
-            this.notificationMetric(NotificationMetrics.postsDelivered, 'Sum', minute),
-            this.notificationMetric(NotificationMetrics.postsGone, 'Sum', minute),
-          ],
-          right: [
-            this.notificationMetric(NotificationMetrics.postsThrottled, 'Sum', minute),
-            this.notificationMetric(NotificationMetrics.postsFailed, 'Sum', minute),
-          ],
-        }),
-        new GraphWidget({
-          title: 'Change to first and last post (ms)',
-          left: [
-            this.notificationMetric(NotificationMetrics.firstPostLatency, 'p50', minute),
-            ...['p50', 'p99', 'Maximum'].map((statistic) =>
-              this.notificationMetric(NotificationMetrics.lastPostLatency, statistic, minute),
-            ),
-          ],
-        }),
-      );
-    }
-    dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }));
-    return dashboard;
   }
 
   /** The membership table and its by-connection index. */
@@ -559,21 +419,10 @@ export class RohrpostWebSocket extends Construct {
         }),
         // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_METRICS_NAMESPACE: this.metricsNamespace,
+        POWERTOOLS_METRICS_NAMESPACE: this.monitoring.namespace,
       },
     });
-    this.alarm(
-      `${id}ErrorsAlarm`,
-      fn.metricErrors({ period: Duration.minutes(5) }),
-      this.props.functionErrorsAlarm ?? 1,
-      `The ${id} function failed.`,
-    );
-    this.alarm(
-      `${id}ThrottlesAlarm`,
-      fn.metricThrottles({ period: Duration.minutes(5) }),
-      this.props.functionThrottlesAlarm ?? 1,
-      `The ${id} function was throttled.`,
-    );
+    this.monitoring.watchFunction(id, fn);
     return fn;
   }
 
@@ -621,52 +470,6 @@ export class RohrpostWebSocket extends Construct {
         resources: [arn, ...(table.indexes ?? []).map((index) => `${arn}/index/${index.name}`)],
       }),
     );
-  }
-
-  /** One of the notification function's metrics, over all its dimensions but `service`. */
-  private notificationMetric(metricName: string, statistic: string, period: Duration): Metric {
-    return this.functionMetric(NOTIFICATIONS_SERVICE, metricName, statistic, period);
-  }
-
-  /** A websocket function metric per message type: a search, as the types are the application's. */
-  private byMessageType(metricName: string): MathExpression {
-    const schema = `{"${this.metricsNamespace}",service,${MESSAGE_TYPE_DIMENSION}}`;
-    return new MathExpression({
-      expression: `SEARCH('${schema} service="${WEBSOCKET_SERVICE}" MetricName="${metricName}"', 'Sum', 60)`,
-      usingMetrics: {},
-      label: metricName,
-      period: Duration.minutes(1),
-    });
-  }
-
-  /** One of the websocket function's metrics, over all message types. */
-  private websocketMetric(metricName: string, statistic: string, period: Duration): Metric {
-    return this.functionMetric(WEBSOCKET_SERVICE, metricName, statistic, period);
-  }
-
-  private functionMetric(service: string, metricName: string, statistic: string, period: Duration): Metric {
-    return new Metric({
-      namespace: this.metricsNamespace,
-      metricName,
-      dimensionsMap: { service },
-      statistic,
-      period,
-    });
-  }
-
-  /** An alarm at `threshold` or above, unless a prop turned it off (`false`). */
-  private alarm(id: string, metric: IMetric, threshold: number | false, description: string): void {
-    if (threshold === false) return;
-    const alarm = new Alarm(this, id, {
-      metric,
-      threshold,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription: description,
-    });
-    if (this.props.alarmAction) alarm.addAlarmAction(this.props.alarmAction);
-    this.alarms.push(alarm);
   }
 
   /** API Gateway writes access logs through one role per account and region. */

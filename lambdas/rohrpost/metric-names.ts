@@ -11,6 +11,8 @@ export const NotificationMetrics = {
   recordsFailed: 'RecordsFailed',
   /** Records that can never be notified, sent to the dead-letter queue at once. */
   recordsDeadLettered: 'RecordsDeadLettered',
+  /** Subscription updates sent to a group, one per group a change concerns (not again when retried after delivery). */
+  notificationsSent: 'NotificationsSent',
   /** Messages that reached a member's connection. */
   postsDelivered: 'PostsDelivered',
   /** Posts to connections that were gone (410); those members were removed. */

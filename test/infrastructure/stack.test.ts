@@ -630,7 +630,7 @@ describe('the CDK stack with other configurations', () => {
     expect(others).toEqual([]);
     for (const shown of ['ConnectCount', 'MessageCount', 'Errors', 'Throttles', 'Duration', 'RecordsFailed'])
       expect(dashboard).toContain(shown);
-    for (const posts of ['PostsDelivered', 'PostsGone', 'PostsThrottled', 'PostsFailed'])
+    for (const posts of ['NotificationsSent', 'PostsDelivered', 'PostsGone', 'PostsThrottled', 'PostsFailed'])
       expect(dashboard).toContain(posts);
     expect(dashboard).toContain('FirstPostLatency');
     expect(dashboard).toContain('LastPostLatency');

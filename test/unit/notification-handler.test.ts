@@ -146,6 +146,7 @@ describe('the notification function when things fail', () => {
               { Name: 'RecordsReceived', Unit: 'Count' },
               { Name: 'RecordsFailed', Unit: 'Count' },
               { Name: 'RecordsDeadLettered', Unit: 'Count' },
+              { Name: 'NotificationsSent', Unit: 'Count' },
               { Name: 'PostsDelivered', Unit: 'Count' },
               { Name: 'PostsGone', Unit: 'Count' },
               { Name: 'PostsThrottled', Unit: 'Count' },
@@ -160,7 +161,8 @@ describe('the notification function when things fail', () => {
       RecordsReceived: 4,
       RecordsFailed: 2,
       RecordsDeadLettered: 1,
-      PostsDelivered: 2, // the fine change, to its group's two members
+      NotificationsSent: 1, // the fine change, to its group
+      PostsDelivered: 2, // to the group's two members
       PostsGone: 0,
       PostsThrottled: 0,
       PostsFailed: 0,
@@ -196,6 +198,7 @@ describe('the notification function when things fail', () => {
     });
     expect(lines[0]).toMatchObject({
       RecordsFailed: 1,
+      NotificationsSent: 1,
       PostsDelivered: 1,
       PostsGone: 1,
       PostsThrottled: 2,

@@ -55,6 +55,7 @@ export async function sendToGroup(
   options: FanOutOptions,
 ): Promise<FanOutResult> {
   const { membership, connections, limiter, goneConnections, logger, tally } = options;
+  if (tally) tally.messages++;
   const posts: Array<Promise<void>> = [];
   const failures: unknown[] = [];
   let failed = 0;

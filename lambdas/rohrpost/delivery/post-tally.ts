@@ -1,9 +1,12 @@
 /**
- * What became of posts to members, added up as fan-outs settle them: each post is delivered,
+ * The messages fanned out to groups, and what became of their posts to members, added up as
+ * fan-outs settle them: each post is delivered,
  * gone (410, or known gone), throttled (the API still answered 429 after the retries) or failed
  * otherwise; and when the first and the last delivered post arrived.
  */
 export class PostTally {
+  /** Messages sent to a group (each to all of its members). */
+  messages = 0;
   delivered = 0;
   gone = 0;
   throttled = 0;

@@ -137,15 +137,16 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
     let setAsideCount = 0;
-    const posts = { delivered: 0, gone: 0, throttled: 0, failed: 0 };
+    const posts = { messages: 0, delivered: 0, gone: 0, throttled: 0, failed: 0 };
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           const outcome = await notifier.notify(record, limiter);
           if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
-          for (const key of ['delivered', 'gone', 'throttled', 'failed'] as const)
+          for (const key of ['messages', 'delivered', 'gone', 'throttled', 'failed'] as const) {
             posts[key] += outcome.posts[key];
+          }
           recordLatency(record, outcome.posts);
           const { error } = outcome;
           if (error === undefined) continue;
@@ -171,6 +172,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     metrics.count(NotificationMetrics.recordsReceived, event.Records?.length ?? 0);
     metrics.count(NotificationMetrics.recordsFailed, failures.length);
     metrics.count(NotificationMetrics.recordsDeadLettered, setAsideCount);
+    metrics.count(NotificationMetrics.notificationsSent, posts.messages);
     metrics.count(NotificationMetrics.postsDelivered, posts.delivered);
     metrics.count(NotificationMetrics.postsGone, posts.gone);
     metrics.count(NotificationMetrics.postsThrottled, posts.throttled);
