@@ -26,6 +26,19 @@ export class PostTally {
     if (isThrottling(error)) this.throttled++;
     else this.failed++;
   }
+
+  /** Adds another tally's counts and times to this one. */
+  add(other: PostTally): void {
+    this.messages += other.messages;
+    this.delivered += other.delivered;
+    this.gone += other.gone;
+    this.throttled += other.throttled;
+    this.failed += other.failed;
+    if (other.firstDeliveredAt !== undefined) {
+      this.firstDeliveredAt = Math.min(this.firstDeliveredAt ?? Infinity, other.firstDeliveredAt);
+      this.lastDeliveredAt = Math.max(this.lastDeliveredAt ?? -Infinity, other.lastDeliveredAt!);
+    }
+  }
 }
 
 /** Whether the management API refused a request with 429, through `SignedConnections` or the SDK. */

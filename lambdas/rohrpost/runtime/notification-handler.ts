@@ -9,7 +9,7 @@ import type * as DeadLettersModule from '../delivery/dead-letters';
 import { GoneConnections } from '../delivery/fan-out';
 import { Limiter } from '../delivery/limiter';
 import { ApiGatewayLimits } from '../delivery/limits';
-import type { PostTally } from '../delivery/post-tally';
+import { PostTally } from '../delivery/post-tally';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type { Logger } from '../logger';
 import type { MetricsRecorder } from '../metrics';
@@ -137,16 +137,14 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     const limiter = new Limiter(config.notifications.concurrency);
     const failures: DynamoDBRecord[] = [];
     let setAsideCount = 0;
-    const posts = { messages: 0, delivered: 0, gone: 0, throttled: 0, failed: 0 };
+    const posts = new PostTally();
     const delivered: Array<{ readonly record: DynamoDBRecord; readonly messages: DeliveredMessage[] }> = [];
     await Promise.all(
       [...recordsByItem(event.Records ?? []).values()].map(async (records) => {
         for (const [index, record] of records.entries()) {
           const outcome = await notifier.notify(record, limiter);
           if (outcome.delivered.length > 0) delivered.push({ record, messages: outcome.delivered });
-          for (const key of ['messages', 'delivered', 'gone', 'throttled', 'failed'] as const) {
-            posts[key] += outcome.posts[key];
-          }
+          posts.add(outcome.posts);
           recordLatency(record, outcome.posts);
           const { error } = outcome;
           if (error === undefined) continue;
