@@ -28,6 +28,7 @@ import { DynamoDbSequencer } from '../lambdas/rohrpost/storage/sequencer';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { createTables } from '../sandbox/tables';
 import { countingDocumentClient, startManagementEndpoint, useLambdaEnvironment } from './local-aws';
+import { interceptMetricLines } from './metric-lines';
 import { formatNumber, median, percentile, printTable } from './stats';
 
 const MEMBERS_PER_GROUP = 10;
@@ -59,6 +60,7 @@ interface Subject {
 
 async function main(): Promise<void> {
   useLambdaEnvironment({ LOG_LEVEL: 'WARN' });
+  const metricLines = interceptMetricLines();
   const database = await startDynamoDbLocal();
   const endpoint = await startManagementEndpoint(0);
   try {
@@ -178,9 +180,11 @@ async function main(): Promise<void> {
           'DynamoDB requests per notification, without',
           perNotification(batch.without.requests, notifications),
         ],
+        ['metric lines (one per batch, kept out of this output)', formatNumber(metricLines.count())],
       ],
     );
   } finally {
+    metricLines.restore();
     endpoint.stop();
     await database.stop();
   }

@@ -12,6 +12,7 @@ import { handlers } from '../lambdas/handlers';
 import { createWebSocketHandler } from '../lambdas/rohrpost/runtime/websocket-handler';
 import { handler } from '../lambdas/websocket';
 import { messageEvent } from '../sandbox/events';
+import { interceptMetricLines } from './metric-lines';
 import { formatNumber, median, printTable } from './stats';
 
 /** rohrpost (Python) handling ping in-process on this machine, as the issue gives it. */
@@ -46,10 +47,6 @@ const withoutMetrics: Handler = createWebSocketHandler({
   metrics: () => undefined,
 });
 
-/** Metric lines the handler wrote: counted, and kept out of the terminal. */
-let metricLines = 0;
-const write = process.stdout.write.bind(process.stdout);
-
 async function run(subject: Handler, milliseconds: number): Promise<number> {
   let count = 0;
   const start = performance.now();
@@ -64,21 +61,22 @@ async function run(subject: Handler, milliseconds: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  process.stdout.write = (chunk: string | Uint8Array) => {
-    if (String(chunk).startsWith('{"_aws"')) metricLines++;
-    return true;
-  };
-  const rates: number[] = [];
-  const bareRates: number[] = [];
-  const floorRates: number[] = [];
-  let messages = 0;
+  const warmUpLines = interceptMetricLines();
   try {
     for (const subject of [handler, withoutMetrics, floor]) {
       const reply = await subject(event);
       if (reply.body !== expectedReply) throw new Error(`unexpected reply ${reply.body}`);
       await run(subject, RUN_MILLISECONDS); // warm-up: let the JIT settle
     }
-    metricLines = 0;
+  } finally {
+    warmUpLines.restore();
+  }
+  const metricLines = interceptMetricLines();
+  const rates: number[] = [];
+  const bareRates: number[] = [];
+  const floorRates: number[] = [];
+  let messages = 0;
+  try {
     for (let i = 0; i < RUNS; i++) {
       const rate = await run(handler, RUN_MILLISECONDS);
       rates.push(rate);
@@ -87,7 +85,7 @@ async function main(): Promise<void> {
       floorRates.push(await run(floor, RUN_MILLISECONDS));
     }
   } finally {
-    process.stdout.write = write;
+    metricLines.restore();
   }
   const rate = median(rates);
   const bareRate = median(bareRates);
@@ -95,7 +93,7 @@ async function main(): Promise<void> {
   printTable('websocket Lambda, in process, ping with a small object payload', [
     ['runs (msg/s)', rates.map((r) => formatNumber(r)).join(', ')],
     ['median', `${formatNumber(rate)} messages/s (${formatNumber(1e6 / rate, 2)} µs per message)`],
-    ['metric lines', `${formatNumber(metricLines)} for about ${formatNumber(messages)} messages`],
+    ['metric lines', `${formatNumber(metricLines.count())} for about ${formatNumber(messages)} messages`],
     [
       'without metrics',
       `${formatNumber(bareRate)} messages/s: the line costs ${formatNumber(1e6 / rate - 1e6 / bareRate, 2)} µs per message`,
