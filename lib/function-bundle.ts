@@ -50,7 +50,7 @@ class LocalEsbuild implements BundlingOptions {
 }
 
 /** Writes `index.js`, its source map, the SDK chunk and the modules that lead to it into `outputDir`. */
-export function bundleFunction(entry: string, outputDir: string): void {
+function bundleFunction(entry: string, outputDir: string): void {
   const main = esbuild.buildSync({
     ...COMMON,
     entryPoints: [entry],

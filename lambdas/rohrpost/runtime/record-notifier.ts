@@ -83,10 +83,9 @@ export class RecordNotifier {
     const sent = await Promise.allSettled(
       notices.map((notice) => this.send(notice, recordId, limiter, posts)),
     );
-    const delivered: DeliveredMessage[] = [];
-    for (const result of sent) {
-      if (result.status === 'fulfilled' && result.value) delivered.push(result.value);
-    }
+    const delivered = sent.flatMap((result) =>
+      result.status === 'fulfilled' && result.value ? [result.value] : [],
+    );
     const failed = sent.find((result) => result.status === 'rejected');
     return failed ? { delivered, posts, error: failed.reason } : { delivered, posts };
   }
