@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import config from '../rohrpost.config';
-import { SDK_CHUNK } from '../lib/function-bundle';
+import { SDK_CHUNK } from '../lambdas/rohrpost/deploy';
 import { RohrpostStack } from '../lib/rohrpost-stack';
 import { formatNumber, median, printTable } from './stats';
 

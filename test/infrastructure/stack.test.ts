@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { defineConfig } from '../../lambdas/rohrpost/config';
-import { SDK_CHUNK } from '../../lib/function-bundle';
+import { SDK_CHUNK } from '../../lambdas/rohrpost/deploy';
 import config from '../../rohrpost.config';
 import type { Synthesized } from '../support/cdk';
 import { PROJECT_ROOT, synthesize } from '../support/cdk';

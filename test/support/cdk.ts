@@ -31,6 +31,9 @@ export function synthesize(
   const app = new App({
     context: {
       ...cdkContext,
+      // What `cdk synth` turns on: each resource's construct path, and its asset's folder.
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:enable-asset-metadata': true,
       ...(!options.bundle && { 'aws:cdk:bundling-stacks': [] }),
     },
   });

