@@ -32,6 +32,21 @@ export default tseslint.config(
     },
   },
   {
+    files: ['lambdas/rohrpost/**/*.ts'],
+    ignores: ['lambdas/rohrpost/deploy/**'],
+    // Code that runs in Lambda: the deploy side (the plan, the bundler and esbuild) is never bundled into it.
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/deploy', '**/deploy/*'], message: 'Runtime code imports nothing from deploy/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['lambdas/rohrpost/protocol/**/*.ts'],
     // The protocol is the pure layer: it imports nothing from the layers that do I/O.
     rules: {
@@ -57,6 +72,24 @@ export default tseslint.config(
             {
               group: ['**/rohrpost/*', '!**/rohrpost.config'],
               message: "Import from the framework's entry ('../rohrpost'), not its modules.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['lib/**/*.ts', 'sandbox/**/*.ts', 'bin/**/*.ts', 'tools/**/*.ts'],
+    // The CDK construct, the sandbox and the tools read what to deploy from the framework's
+    // deploy-side entry, never from the handlers' entry or the framework's modules.
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)lambdas/rohrpost(/(?!deploy$).+)?$',
+              message: "Import from the framework's deploy-side entry ('../lambdas/rohrpost/deploy').",
             },
           ],
         },

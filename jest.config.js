@@ -34,6 +34,7 @@ module.exports = {
     {
       ...shared,
       displayName: 'integration',
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-timeout.ts'],
       // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
       testEnvironment: '<rootDir>/test/support/environment.cjs',
       roots: ['<rootDir>/test/integration'],

@@ -21,7 +21,7 @@ import {
   NOTIFICATIONS_SERVICE,
   WEBSOCKET_SERVICE,
   WebSocketMetrics,
-} from '../lambdas/rohrpost';
+} from '../lambdas/rohrpost/deploy';
 
 /** How `RohrpostWebSocket` is watched: its alarms, their thresholds, and its dashboard. */
 export interface MonitoringProps {

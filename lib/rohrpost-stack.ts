@@ -1,7 +1,7 @@
 import type { StackProps } from 'aws-cdk-lib';
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { ResolvedConfig } from '../lambdas/rohrpost';
+import type { ResolvedConfig } from '../lambdas/rohrpost/deploy';
 import type { RohrpostWebSocketProps } from './rohrpost-websocket';
 import { RohrpostWebSocket } from './rohrpost-websocket';
 

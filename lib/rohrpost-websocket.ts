@@ -1,39 +1,33 @@
 import { resolve } from 'node:path';
-import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
-import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { Alarm, Dashboard } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
-import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
 import { Architecture, Function as LambdaFunction, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type {
-  ApplicationTableConfig,
-  HistorySettings,
-  JwtSettings,
+  DeploymentPlan,
+  FunctionRole,
+  PlannedFunction,
+  PlannedQueue,
+  PlannedTable,
   ResolvedConfig,
-  ResolvedFunction,
-} from '../lambdas/rohrpost';
-import {
-  functionEnvironment,
-  handlerTableLabels,
-  historySettings,
-  historyTableDefinition,
-  keepsHistory,
-  MembershipTable,
-  membershipTableDefinition,
-  notifyingTableLabels,
-} from '../lambdas/rohrpost';
+} from '../lambdas/rohrpost/deploy';
+import { deploymentPlan, environmentOf } from '../lambdas/rohrpost/deploy';
 import { bundledFunctionCode } from './function-bundle';
 import type { MonitoringProps } from './monitoring';
 import { Monitoring } from './monitoring';
+import { connectionsArn, grantPlanned } from './permissions';
+import { createStage } from './stage';
 import { indexProps, tableShape } from './table-props';
 
 export interface RohrpostWebSocketProps extends MonitoringProps {
@@ -54,25 +48,36 @@ export interface RohrpostWebSocketProps extends MonitoringProps {
   /** What happens to the application tables this construct creates when it is removed. @default RemovalPolicy.RETAIN */
   readonly tableRemovalPolicy?: RemovalPolicy;
   /**
-   * Set API Gateway's CloudWatch Logs role for the account and region, which access logging
-   * needs. Turn it off where another stack sets it. @default true
+   * Write the stage's JSON access logs. API Gateway writes them through the account's logging
+   * role (one per account and region), which must be set already, or by `setApiGatewayAccountRole`.
+   * @default the value of setApiGatewayAccountRole
+   */
+  readonly accessLogs?: boolean;
+  /**
+   * Set API Gateway's CloudWatch Logs role for the whole account and region (an
+   * `AWS::ApiGateway::Account`). It replaces any role the account points to, and `cdk destroy`
+   * deletes the role while the account still points to it: turn it on only where no other stack
+   * or person sets that role. @default false
    */
   readonly setApiGatewayAccountRole?: boolean;
   /** The functions' CPU architecture. @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
 }
 
-/** The runtime of every function: the newest Node.js Lambda runs. */
+/** The runtime of every function: the newest Node.js Lambda runs (the bundler targets it too). */
 const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
- * rohrpost on API Gateway, Lambda and DynamoDB: a WebSocket API whose `$connect`,
- * `$disconnect` and `$default` routes run the websocket function (replies as route
+ * rohrpost on API Gateway, Lambda and DynamoDB, built from the configuration's deployment plan
+ * (lambdas/rohrpost/deploy/plan.ts), which the local sandbox runs too: a WebSocket API whose
+ * `$connect`, `$disconnect` and `$default` routes run the websocket function (replies as route
  * responses), a membership table, and a notification function fed by the streams of the
  * configured tables, with the groups' history table, a dead-letter queue and alarms. Every
- * permission is scoped to the resources it is for.
+ * permission is the plan's, scoped to the resources it names.
  */
 export class RohrpostWebSocket extends Construct {
+  /** What the configuration deploys; this construct's resources are built from it. */
+  readonly plan: DeploymentPlan;
   readonly api: WebSocketApi;
   readonly stage: WebSocketStage;
   readonly membershipTable: Table;
@@ -89,38 +94,51 @@ export class RohrpostWebSocket extends Construct {
 
   private readonly props: RohrpostWebSocketProps;
   private readonly monitoring: Monitoring;
+  private readonly tablesById = new Map<string, { table: ITable; planned: PlannedTable }>();
+  private readonly queues = new Map<PlannedQueue['id'], Queue>();
+  private readonly functions = new Map<FunctionRole, LambdaFunction>();
 
   constructor(scope: Construct, id: string, props: RohrpostWebSocketProps) {
     super(scope, id);
     this.props = props;
-    const { config } = props;
+    this.plan = deploymentPlan(props.config);
     this.monitoring = new Monitoring(this, props);
 
-    this.membershipTable = this.createMembershipTable();
-    this.historyTable = keepsHistory(config) ? this.createHistoryTable() : undefined;
-    const history = this.historyTable && historySettings(config, this.historyTable.tableName);
+    for (const planned of this.plan.tables) {
+      this.tablesById.set(planned.id, { table: this.createTable(planned), planned });
+    }
+    this.membershipTable = this.tablesById.get('membership')!.table as Table;
+    this.historyTable = this.tablesById.get('history')?.table as Table | undefined;
     this.tables = Object.fromEntries(
-      Object.entries(config.tables).map(([label, table]) => [label, this.applicationTable(label, table)]),
+      this.plan.tables
+        .filter((planned) => planned.kind === 'application')
+        .map((planned) => [planned.id, this.tablesById.get(planned.id)!.table]),
     );
+    for (const planned of this.plan.queues) this.queues.set(planned.id, this.createQueue(planned));
+    this.deadLetterQueue = this.queues.get('dead-letters');
 
     this.api = new WebSocketApi(this, 'Api', { description: 'rohrpost: request/reply and live updates' });
-    this.stage = this.createStage(props.stageName ?? 'prod');
-    if (props.setApiGatewayAccountRole ?? true) this.setAccountLoggingRole();
+    const setAccountRole = props.setApiGatewayAccountRole ?? false;
+    this.stage = createStage(this, this.api, {
+      stageName: props.stageName ?? 'prod',
+      rateLimit: props.throttlingRateLimit ?? 1000,
+      burstLimit: props.throttlingBurstLimit ?? 500,
+      logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      accessLogs: props.accessLogs ?? setAccountRole,
+      setAccountRole,
+    });
 
-    this.websocketFunction = this.createWebsocketFunction(history);
-    this.authorizerFunction = this.addRoutes();
-
-    const notifying = notifyingTableLabels(config);
-    if (notifying.length > 0) {
-      this.deadLetterQueue = this.createDeadLetterQueue();
-      this.notificationFunction = this.createNotificationFunction(notifying, history, this.deadLetterQueue);
-    }
+    for (const planned of this.plan.functions) this.functions.set(planned.role, this.createFunction(planned));
+    this.websocketFunction = this.functions.get('websocket')!;
+    this.notificationFunction = this.functions.get('notifications');
+    this.authorizerFunction = this.functions.get('authorizer');
+    this.addRoutes();
+    this.addStreamSources();
+    this.watch();
     this.dashboard = this.monitoring.createDashboard({
       api: this.api,
       stage: this.stage,
-      functions: [this.websocketFunction, this.notificationFunction, this.authorizerFunction].filter(
-        (fn): fn is LambdaFunction => fn !== undefined,
-      ),
+      functions: [...this.functions.values()],
       notifications: this.notificationFunction !== undefined,
     });
   }
@@ -145,136 +163,40 @@ export class RohrpostWebSocket extends Construct {
     return this.stage.callbackUrl;
   }
 
-  /** Who is in which group: a connection's memberships, found by group and by connection. */
-  private createMembershipTable(): Table {
-    const table = new Table(this, 'Memberships', {
-      ...tableShape(membershipTableDefinition),
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      deletionProtection: this.props.membershipDeletionProtection ?? false,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    for (const index of indexProps(membershipTableDefinition)) table.addGlobalSecondaryIndex(index);
-    Validations.of(table).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
-        'a point-in-time restore would bring back connections that no longer exist.',
-    });
-    return table;
-  }
-
-  /** Each group's recent messages, for clients that reconnect. */
-  private createHistoryTable(): Table {
-    const table = new Table(this, 'History', {
-      ...tableShape(historyTableDefinition),
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(table).acknowledge({
-      id: 'AwsSolutions-DDB3',
-      reason:
-        'The history keeps messages for an hour or so, for clients that reconnect. Losing it is ' +
-        'safe: groups start a new epoch and clients refetch, which a restore could not improve.',
-    });
-    return table;
-  }
-
-  /** The stage clients connect to, throttled, with JSON access logs. */
-  private createStage(stageName: string): WebSocketStage {
-    return new WebSocketStage(this, 'Stage', {
-      webSocketApi: this.api,
-      stageName,
-      autoDeploy: true,
-      throttle: {
-        rateLimit: this.props.throttlingRateLimit ?? 1000,
-        burstLimit: this.props.throttlingBurstLimit ?? 500,
-      },
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(
-          new LogGroup(this, 'AccessLogs', {
-            retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
-            removalPolicy: RemovalPolicy.DESTROY,
-          }),
-        ),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            connectionId: '$context.connectionId',
-            eventType: '$context.eventType',
-            routeKey: '$context.routeKey',
-            status: '$context.status',
-            integrationStatus: '$context.integration.status',
-            error: '$context.error.message',
-            sourceIp: '$context.identity.sourceIp',
-            principalId: '$context.authorizer.principalId',
-            requestTime: '$context.requestTime',
-          }),
-        ),
-      },
-    });
-  }
-
-  /** The function behind `$connect`, `$disconnect` and `$default`, with its permissions. */
-  private createWebsocketFunction(history: HistorySettings | undefined): LambdaFunction {
-    const { config } = this.props;
-    const fn = this.function('WebSocket', config.websocket, {
-      managementEndpoint: this.stage.callbackUrl,
-      tableLabels: handlerTableLabels(config),
-      history,
-      description: 'rohrpost: $connect, $disconnect and $default',
-    });
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem'],
-        resources: this.membershipArns(),
-      }),
-    );
-    // Subscribing reads a group's position (and starts it), recovering queries its messages.
-    this.allowHistory(fn, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
-    this.allowManageConnections(fn, ['POST', 'DELETE']);
-    for (const label of handlerTableLabels(config)) {
-      this.allowTableAccess(fn, label, config.tables[label]!);
-    }
-    this.monitoring.watchHandlers();
-    return fn;
-  }
-
-  /** The routes, `$connect` behind the authorizer when there is one; returns the authorizer's function. */
-  private addRoutes(): LambdaFunction | undefined {
-    const { config } = this.props;
-    const integration = new WebSocketLambdaIntegration('Handler', this.websocketFunction);
-    let authorizerFunction: LambdaFunction | undefined;
-    if (config.authorizer) {
-      // API Gateway caches no authorizer results for WebSocket APIs: each $connect runs it. The
-      // JWT check keeps the issuer's keys for the instance's life, so it costs no request.
-      authorizerFunction = this.function('Authorizer', config.authorizer, {
-        tableLabels: [],
-        jwt: config.authorizer.jwt,
-        description: config.authorizer.jwt
-          ? 'rohrpost: JWT check on $connect'
-          : 'rohrpost: who is connecting',
+  private createTable(planned: PlannedTable): ITable {
+    if (planned.existing) {
+      return Table.fromTableAttributes(this, planned.constructId, {
+        tableName: planned.existing.tableName,
+        ...(planned.existing.streamArn && { tableStreamArn: planned.existing.streamArn }),
       });
-      this.api.addRoute('$connect', {
-        integration,
-        authorizer: new WebSocketLambdaAuthorizer('Authorizer', authorizerFunction, {
-          identitySource: [...config.authorizer.identitySource],
-        }),
-      });
-    } else {
-      this.api.addRoute('$connect', { integration });
     }
-    this.api.addRoute('$disconnect', { integration });
-    this.api.addRoute('$default', { integration, returnResponse: true });
-    this.acknowledgeRouteAuthorization(Boolean(config.authorizer));
-    return authorizerFunction;
+    const table = new Table(this, planned.constructId, {
+      ...tableShape(planned.definition),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      ...(planned.stream && { stream: StreamViewType.NEW_AND_OLD_IMAGES }),
+      ...tableKeeping(planned, this.props),
+    });
+    for (const index of indexProps(planned.definition)) table.addGlobalSecondaryIndex(index);
+    if (planned.kind !== 'application') {
+      Validations.of(table).acknowledge({
+        id: 'AwsSolutions-DDB3',
+        reason:
+          planned.kind === 'membership'
+            ? 'Memberships last a connection (2 hours at most) and clients rebuild them on reconnect; ' +
+              'a point-in-time restore would bring back connections that no longer exist.'
+            : 'The history keeps messages for an hour or so, for clients that reconnect. Losing it is ' +
+              'safe: groups start a new epoch and clients refetch, which a restore could not improve.',
+      });
+    }
+    return table;
   }
 
   /** Where stream batches that failed every retry go, and changes that can never be sent. */
-  private createDeadLetterQueue(): Queue {
-    const queue = new Queue(this, 'DeadLetters', {
+  private createQueue(planned: PlannedQueue): Queue {
+    const queue = new Queue(this, planned.constructId, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(planned.retentionSeconds),
     });
     Validations.of(queue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -282,112 +204,21 @@ export class RohrpostWebSocket extends Construct {
         'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
         'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
     });
-    this.monitoring.watchDeadLetters(queue);
     return queue;
   }
 
-  /** The function fed by the notifying tables' streams, with its permissions and alarms. */
-  private createNotificationFunction(
-    notifying: readonly string[],
-    history: HistorySettings | undefined,
-    deadLetterQueue: Queue,
-  ): LambdaFunction {
-    const { notifications } = this.props.config;
-    const fn = this.function('Notifications', notifications, {
-      managementEndpoint: this.stage.callbackUrl,
-      tableLabels: [...notifying],
-      history,
-      deadLetterQueueUrl: deadLetterQueue.queueUrl,
-      description: 'rohrpost: table changes to subscription-update messages',
-    });
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:Query', 'dynamodb:BatchWriteItem'],
-        resources: this.membershipArns(),
-      }),
-    );
-    // Placing messages is a transaction of updates and conditional puts; marking them delivered a batch of puts.
-    this.allowHistory(fn, [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:BatchWriteItem',
-    ]);
-    // Changes that can never be notified are set aside at once.
-    deadLetterQueue.grantSendMessages(fn);
-    this.allowManageConnections(fn, ['POST']);
-    for (const label of notifying) {
-      fn.addEventSource(
-        new DynamoEventSource(this.tables[label]!, {
-          startingPosition: StartingPosition.LATEST,
-          batchSize: notifications.batchSize,
-          bisectBatchOnError: true,
-          reportBatchItemFailures: true,
-          retryAttempts: notifications.retryAttempts,
-          maxRecordAge: Duration.seconds(notifications.maxRecordAgeSeconds),
-          onFailure: new SqsDlq(deadLetterQueue),
-        }),
-      );
-    }
-    Validations.of(fn.role!).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
-        'permissions; reading records is limited to the configured streams.',
-    });
-    this.monitoring.watchNotifications(fn, notifications.maxRecordAgeSeconds);
-    return fn;
-  }
-
-  /** The membership table and its by-connection index. */
-  private membershipArns(): string[] {
-    return [
-      this.membershipTable.tableArn,
-      `${this.membershipTable.tableArn}/index/${MembershipTable.connectionIndex}`,
-    ];
-  }
-
-  private applicationTable(label: string, table: ApplicationTableConfig): ITable {
-    const id = `Table${label.replace(/[^A-Za-z0-9]/g, '')}`;
-    if (table.existing) {
-      return Table.fromTableAttributes(this, id, {
-        tableName: table.existing.tableName,
-        ...(table.existing.streamArn && { tableStreamArn: table.existing.streamArn }),
-      });
-    }
-    const created = new Table(this, id, {
-      ...tableShape(table),
-      billingMode: BillingMode.PAY_PER_REQUEST,
-      ...(table.notifications && { stream: StreamViewType.NEW_AND_OLD_IMAGES }),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: this.props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    for (const index of indexProps(table)) created.addGlobalSecondaryIndex(index);
-    return created;
-  }
-
   /**
-   * A Node.js function bundled by the local esbuild: minified, with a source map, the AWS SDK
-   * bundled in a file of its own that loads on first use (see function-bundle.ts). Its role may only write its own log group; the rest is granted
-   * statement by statement.
+   * A planned function: bundled by the local esbuild, told its environment, allowed what the plan
+   * allows and nothing more. Its role may write its own log group; the rest is the plan's.
    */
-  private function(
-    id: string,
-    config: ResolvedFunction,
-    options: {
-      managementEndpoint?: string;
-      tableLabels: string[];
-      history?: HistorySettings;
-      deadLetterQueueUrl?: string;
-      jwt?: JwtSettings;
-      description: string;
-    },
-  ): LambdaFunction {
-    const logGroup = new LogGroup(this, `${id}Logs`, {
+  private createFunction(planned: PlannedFunction): LambdaFunction {
+    const logGroup = new LogGroup(this, `${planned.constructId}Logs`, {
       retention: this.props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    const role = new Role(this, `${planned.constructId}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
     logGroup.grantWrite(role);
     Validations.of(role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(logGroup.node.defaultChild as never)}.Arn>:*]`,
@@ -395,121 +226,137 @@ export class RohrpostWebSocket extends Construct {
         'Lambda creates its log streams at run time, so their names are only known as a prefix of the log group.',
     });
     const projectRoot = this.props.projectRoot ?? process.cwd();
-    const fn = new LambdaFunction(this, id, {
-      code: bundledFunctionCode(projectRoot, resolve(projectRoot, config.entry)),
-      handler: `index.${config.handler}`,
-      description: options.description,
+    const fn = new LambdaFunction(this, planned.constructId, {
+      code: bundledFunctionCode(projectRoot, resolve(projectRoot, planned.entry)),
+      handler: `index.${planned.handler}`,
+      description: planned.description,
       runtime: FUNCTION_RUNTIME,
       architecture: this.props.architecture ?? Architecture.ARM_64,
-      memorySize: config.memorySize,
-      timeout: Duration.seconds(config.timeoutSeconds),
-      reservedConcurrentExecutions: config.reservedConcurrency,
+      memorySize: planned.memorySize,
+      timeout: Duration.seconds(planned.timeoutSeconds),
+      reservedConcurrentExecutions: planned.reservedConcurrency,
       role,
       logGroup,
-      environment: {
-        ...functionEnvironment({
-          managementEndpoint: options.managementEndpoint ?? '',
-          membershipTable: this.membershipTable.tableName,
-          tableNames: Object.fromEntries(
-            options.tableLabels.map((label) => [label, this.tables[label]!.tableName]),
-          ),
-          history: options.history,
-          deadLetterQueueUrl: options.deadLetterQueueUrl,
-          jwt: options.jwt,
-        }),
-        // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_METRICS_NAMESPACE: this.monitoring.namespace,
-      },
+      environment: environmentOf(planned, {
+        managementEndpoint: this.stage.callbackUrl,
+        tableName: (id) => this.tablesById.get(id)!.table.tableName,
+        queueUrl: (id) => this.queues.get(id)!.queueUrl,
+        metricsNamespace: this.monitoring.namespace,
+      }),
     });
-    this.monitoring.watchFunction(id, fn);
+    for (const permission of planned.permissions) {
+      grantPlanned(fn, permission, {
+        table: (id) => this.tablesById.get(id)!,
+        queue: (id) => this.queues.get(id)!,
+        connectionsArn: (method) => connectionsArn(this.api.apiId, this.stage.stageName, method),
+      });
+    }
     return fn;
   }
 
-  /** PostToConnection (POST) and DeleteConnection (DELETE) on this stage's connections only. */
-  private allowManageConnections(fn: LambdaFunction, methods: Array<'POST' | 'DELETE'>): void {
-    const resources = methods.map(
-      (method) =>
-        `arn:${Aws.PARTITION}:execute-api:${Aws.REGION}:${Aws.ACCOUNT_ID}:${this.api.apiId}/${this.stage.stageName}/${method}/@connections/*`,
-    );
-    fn.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources }));
-    for (const resource of resources) {
-      Validations.of(fn.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${this.resolveForNag(resource)}]`,
-        reason:
-          'Connection ids are assigned by API Gateway at run time; the grant is limited to this API stage and method.',
-      });
-    }
-  }
-
-  /** The given actions on the history table, when there is one. */
-  private allowHistory(fn: LambdaFunction, actions: string[]): void {
-    if (!this.historyTable) return;
-    fn.addToRolePolicy(new PolicyStatement({ actions, resources: [this.historyTable.tableArn] }));
-  }
-
-  /** What the websocket function's handlers may do with an application table, and nothing more. */
-  private allowTableAccess(fn: LambdaFunction, label: string, table: ApplicationTableConfig): void {
-    const arn = this.tables[label]!.tableArn;
-    const read = [
-      'dynamodb:GetItem',
-      'dynamodb:BatchGetItem',
-      'dynamodb:Query',
-      'dynamodb:Scan',
-      'dynamodb:ConditionCheckItem',
-    ];
-    const write = [
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    ];
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: table.handlerAccess === 'read-write' ? [...read, ...write] : read,
-        resources: [arn, ...(table.indexes ?? []).map((index) => `${arn}/index/${index.name}`)],
-      }),
-    );
-  }
-
-  /** API Gateway writes access logs through one role per account and region. */
-  private setAccountLoggingRole(): void {
-    const role = new Role(this, 'ApiGatewayLoggingRole', {
-      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
-      managedPolicies: [
-        ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
-      ],
-    });
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason:
-        "AWS's managed policy for API Gateway's account-wide logging role: API Gateway picks the log " +
-        'groups at run time, so no narrower policy is possible.',
-    });
-    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
-    this.stage.node.addDependency(account);
-  }
-
-  private acknowledgeRouteAuthorization(hasAuthorizer: boolean): void {
-    for (const route of ['$disconnect', '$default', ...(hasAuthorizer ? [] : ['$connect'])]) {
-      const child = this.api.node.tryFindChild(`${route}-Route`);
-      if (!child) continue;
-      Validations.of(child).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          route === '$connect'
-            ? 'No authorizer is configured: clients authenticate per subscription (subscribe checks auth_jwt and ' +
-              'refuses by default). Add `authorizer` to rohrpost.config.ts to authenticate connections.'
-            : 'API Gateway WebSocket APIs authorize on $connect only; later messages carry its identity.',
-      });
-    }
-  }
-
-  /** A resource as cdk-nag prints it: tokens as `<LogicalId>`, pseudo parameters as `<AWS::Name>`. */
-  private resolveForNag(resource: string): string {
-    const joined = Stack.of(this).resolve(resource) as {
-      'Fn::Join': [string, Array<string | { Ref: string }>];
+  /** The planned routes, `$connect` behind the authorizer when there is one. */
+  private addRoutes(): void {
+    const { authorizer } = this.plan;
+    const integrations = new Map<FunctionRole, WebSocketLambdaIntegration>();
+    const integrationOf = (role: FunctionRole) => {
+      let integration = integrations.get(role);
+      if (!integration) {
+        integration = new WebSocketLambdaIntegration(
+          integrations.size === 0 ? 'Handler' : role,
+          this.functions.get(role)!,
+        );
+        integrations.set(role, integration);
+      }
+      return integration;
     };
-    return joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${part.Ref}>`)).join('');
+    for (const route of this.plan.routes) {
+      // API Gateway caches no authorizer results for WebSocket APIs: each $connect runs it. The
+      // JWT check keeps the issuer's keys for the instance's life, so it costs no request.
+      const routeAuthorizer =
+        route.authorized && authorizer
+          ? new WebSocketLambdaAuthorizer('Authorizer', this.functions.get(authorizer.function)!, {
+              identitySource: [...authorizer.identitySource],
+            })
+          : undefined;
+      this.api.addRoute(route.key, {
+        integration: integrationOf(route.function),
+        ...(routeAuthorizer && { authorizer: routeAuthorizer }),
+        ...(route.returnResponse && { returnResponse: true }),
+      });
+      if (!route.authorized) {
+        Validations.of(this.api.node.findChild(`${route.key}-Route`)).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            route.key === '$connect'
+              ? 'No authorizer is configured: clients authenticate per subscription (subscribe checks auth_jwt and ' +
+                'refuses by default). Add `authorizer` to rohrpost.config.ts to authenticate connections.'
+              : 'API Gateway WebSocket APIs authorize on $connect only; later messages carry its identity.',
+        });
+      }
+    }
   }
+
+  /** The planned stream event source mappings, with Lambda's settings as the plan gives them. */
+  private addStreamSources(): void {
+    for (const source of this.plan.streamSources) {
+      const fn = this.functions.get(source.function)!;
+      fn.addEventSource(
+        new DynamoEventSource(this.tablesById.get(source.table)!.table, {
+          startingPosition: StartingPosition[source.startingPosition],
+          batchSize: source.batchSize,
+          bisectBatchOnError: source.bisectBatchOnFunctionError,
+          reportBatchItemFailures: source.reportBatchItemFailures,
+          retryAttempts: source.maximumRetryAttempts,
+          maxRecordAge: Duration.seconds(source.maximumRecordAgeSeconds),
+          onFailure: onFailureDestination(this.queues.get(source.onFailure)!),
+        }),
+      );
+      Validations.of(fn.role!).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'dynamodb:ListStreams, which the stream event source mapping needs, has no resource-level ' +
+          'permissions; reading records is limited to the configured streams.',
+      });
+    }
+  }
+
+  /** Alarms on every function, on the handlers, and on the notifications and their dead letters. */
+  private watch(): void {
+    for (const planned of this.plan.functions) {
+      this.monitoring.watchFunction(planned.constructId, this.functions.get(planned.role)!);
+    }
+    this.monitoring.watchHandlers();
+    if (this.deadLetterQueue) this.monitoring.watchDeadLetters(this.deadLetterQueue);
+    const notifications = this.plan.streamSources[0];
+    if (this.notificationFunction && notifications) {
+      this.monitoring.watchNotifications(this.notificationFunction, notifications.maximumRecordAgeSeconds);
+    }
+  }
+}
+
+/** How a table is kept: the application's are retained and backed up; rohrpost's own are replaceable. */
+function tableKeeping(planned: PlannedTable, props: RohrpostWebSocketProps) {
+  switch (planned.kind) {
+    case 'membership':
+      return {
+        removalPolicy: RemovalPolicy.DESTROY,
+        deletionProtection: props.membershipDeletionProtection ?? false,
+      };
+    case 'history':
+      return { removalPolicy: RemovalPolicy.DESTROY };
+    case 'application':
+      return {
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+      };
+  }
+}
+
+/**
+ * The queue as an event source mapping's on-failure destination. Lambda sends to it with the
+ * function's role, which the plan already allows `sqs:SendMessage` on that queue and nothing
+ * else (CDK's SqsDlq would add GetQueueAttributes and GetQueueUrl, which nothing uses).
+ */
+function onFailureDestination(queue: Queue): IEventSourceDlq {
+  return { bind: () => ({ destination: queue.queueArn }) };
 }

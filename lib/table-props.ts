@@ -4,7 +4,7 @@ import type {
   AttributeType as ConfigAttributeType,
   KeyAttribute,
   TableDefinition,
-} from '../lambdas/rohrpost';
+} from '../lambdas/rohrpost/deploy';
 
 const ATTRIBUTE_TYPES: Record<ConfigAttributeType, AttributeType> = {
   string: AttributeType.STRING,

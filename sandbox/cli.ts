@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  const tables = [...Object.values(sandbox.tableNames), sandbox.historyTable].filter(Boolean).join(', ');
+  const tables = Object.values(sandbox.tableNames).join(', ');
   process.stdout.write(
     `\nrohrpost sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n` +
       (sandbox.pageUrl ? `  Demo page       ${sandbox.pageUrl}   (open it in two tabs)\n` : '') +

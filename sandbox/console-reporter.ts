@@ -71,10 +71,14 @@ export function consoleReporter(options: {
     deadLettered: (letter) =>
       always(
         style.red(
-          `! ${letter.table} record ${letter.sequenceNumber} ` +
-            (letter.origin === 'undeliverable' ? 'can never be notified' : 'failed every retry') +
-            ` and was dead-lettered ` +
-            `(${letter.reason}): ${JSON.stringify(letter.record.dynamodb?.Keys)}`,
+          letter.source === 'lambda'
+            ? `! Lambda gave up on records ${letter.startSequenceNumber}..${letter.endSequenceNumber} of ` +
+                `${letter.streamArn.split('/')[1]} (${letter.condition}): their description is in the dead-letter ` +
+                'queue; npm run redrive sends them again'
+            : `! ${letter.table} record ${letter.sequenceNumber} ` +
+                (letter.kind === 'undeliverable' ? 'can never be notified' : 'kept failing') +
+                `${letter.groups ? ` in ${letter.groups.join(', ')}` : ''} and was dead-lettered ` +
+                `(${letter.reason}): ${JSON.stringify(letter.record.dynamodb?.Keys)}`,
         ),
       ),
     streamFailed: (table, message) => always(style.red(`! ${table} stream: ${message}`)),

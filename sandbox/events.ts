@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AuthorizerContext, WebSocketAuthorizerEvent, WebSocketEvent } from '../lambdas/rohrpost';
+import type { AuthorizerContext, WebSocketAuthorizerEvent, WebSocketEvent } from '../lambdas/rohrpost/deploy';
 
 /** What API Gateway knows about a connection and copies into every event of it. */
 export interface ConnectionDetails {

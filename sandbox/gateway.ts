@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import type { WebSocketResult } from '../lambdas/rohrpost';
+import type { WebSocketResult } from '../lambdas/rohrpost/deploy';
 import { localSignatureVerifier } from './aws-local';
 import { ConnectionRate } from './connection-rate';
 import type { ConnectionDetails, HandshakeDetails } from './events';

@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AuthorizerContext, WebSocketAuthorizerResult } from '../lambdas/rohrpost';
+import type { AuthorizerContext, WebSocketAuthorizerResult } from '../lambdas/rohrpost/deploy';
 import { policyAllows } from './authorizer-policy';
 import type { ConnectionDetails, HandshakeDetails } from './events';
 import { authorizerEvent } from './events';
 import type { GatewayReporter, Invokable } from './gateway';
-import { FunctionError } from './local-function';
+import { FunctionError } from './lambda/function-error';
 
 /** A REQUEST authorizer run before `$connect`. */
 export interface HandshakeAuthorizer {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { CryptoKey, JWK } from 'jose';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
-import type { JwtSettings } from '../lambdas/rohrpost';
+import type { JwtSettings } from '../lambdas/rohrpost/deploy';
 
 /** The `iss` of the tokens the sandbox issues. */
 export const LOCAL_ISSUER = 'rohrpost-sandbox';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApiGatewayLimits } from '../lambdas/rohrpost';
+import { ApiGatewayLimits } from '../lambdas/rohrpost/deploy';
 import type { RequestSignatureVerifier } from './request-signature';
 
 /** What the management API reports about a live connection. */

@@ -1,6 +1,6 @@
-import type { WebSocketResult } from '../lambdas/rohrpost';
+import type { WebSocketResult } from '../lambdas/rohrpost/deploy';
 import type { Invokable } from './gateway';
-import { FunctionError } from './local-function';
+import { FunctionError } from './lambda/function-error';
 
 /** API Gateway gave up waiting for the function. */
 class IntegrationTimeout extends Error {

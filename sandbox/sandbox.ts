@@ -1,41 +1,61 @@
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { JwtSettings, ResolvedConfig, ResolvedFunction } from '../lambdas/rohrpost';
-import {
-  ApiGatewayLimits,
-  functionEnvironment,
-  handlerTableLabels,
-  historySettings,
-  historyTableDefinition,
-  keepsHistory,
-  membershipTableDefinition,
-  notifyingTableLabels,
-} from '../lambdas/rohrpost';
-import { localLambdaEnvironment, LOCAL_REGION } from './aws-local';
-import { createBuildDirectory } from './build-directory';
-import type { DeadLetter } from './dead-letter-queue';
-import { LocalDeadLetterQueue } from './dead-letter-queue';
+import { join, resolve } from 'node:path';
+import type {
+  DeadLetter,
+  DeploymentPlan,
+  FunctionRole,
+  PlannedFunction,
+  PlannedStreamSource,
+  ResolvedConfig,
+} from '../lambdas/rohrpost/deploy';
+import { ApiGatewayLimits, deploymentPlan, environmentOf, readDeadLetter } from '../lambdas/rohrpost/deploy';
+import { localLambdaEnvironment, localSignatureVerifier, LOCAL_REGION } from './aws-local';
 import type { DynamoDbLocal } from './dynamodb-local';
 import { startDynamoDbLocal } from './dynamodb-local';
 import type { GatewayLimits, GatewayReporter } from './gateway';
 import { Gateway } from './gateway';
-import type { FunctionReporter } from './local-function';
-import { LocalFunction } from './local-function';
+import { assemblyFunctions } from './lambda/assembly';
+import type { FunctionCode } from './lambda/function-code';
+import { assetCode, bundledCode } from './lambda/function-code';
+import { LambdaApi } from './lambda/lambda-api';
+import type { FunctionReporter } from './lambda/local-function';
+import { LocalFunction } from './lambda/local-function';
+import { createWorkDirectory } from './lambda/work-directory';
 import { LocalIssuer } from './local-issuer';
 import { MetricsSummary } from './metrics-summary';
 import { PageServer } from './page-server';
-import type { StreamReporter } from './stream-poller';
-import { StreamPoller } from './stream-poller';
+import { LocalQueue } from './sqs/local-queue';
+import { SqsApi } from './sqs/sqs-api';
+import type { StreamReporter } from './streams/stream-batches';
+import { StreamBatches } from './streams/stream-batches';
+import { StreamPoller } from './streams/stream-poller';
 import { createTables } from './tables';
 
 /** Everything the sandbox reports; the CLI prints it, tests usually ignore it. */
-export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter {}
+export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter {
+  /** A message reached the dead-letter queue: a record the function set aside, or Lambda's on-failure record. */
+  deadLettered(letter: DeadLetter): void;
+}
+
+/** A synthesized stack whose functions the sandbox runs instead of bundling their entries. */
+export interface SynthesizedStack {
+  /** The cloud assembly, `cdk synth`'s output folder (`cdk.out`). */
+  readonly directory: string;
+  /** The stack's name in it. */
+  readonly stack: string;
+}
 
 export interface SandboxOptions {
   /** The configuration to run, usually the project's rohrpost.config.ts. */
   readonly config: ResolvedConfig;
   /** The folder that function entries are relative to. @default the project this file is in */
   readonly projectRoot?: string;
+  /**
+   * Run the functions of this synthesized stack (their assets, exactly as `cdk deploy` uploads
+   * them) instead of bundling their entries. It must be synthesized from `config`.
+   * @default each function's entry, bundled as `cdk synth` bundles it, rebuilt on save with `watch`
+   */
+  readonly assembly?: SynthesizedStack;
   /** The WebSocket and management API port; 0 picks a free one. @default 3001 */
   readonly port?: number;
   /** The address to listen on. @default '127.0.0.1' */
@@ -57,6 +77,8 @@ export interface SandboxOptions {
 }
 
 export interface Sandbox {
+  /** What the configuration deploys, which the sandbox runs. */
+  readonly plan: DeploymentPlan;
   /** Where WebSocket clients connect, e.g. `ws://localhost:3001`. */
   readonly websocketUrl: string;
   /** Where the page is, when there is one: `http://localhost:3001/`. */
@@ -64,22 +86,24 @@ export interface Sandbox {
   /** The management API endpoint for @aws-sdk/client-apigatewaymanagementapi. */
   readonly managementEndpoint: string;
   readonly dynamodbEndpoint: string;
-  /** Table names by label; `membership` is the membership table. */
+  /** Table names by their plan id: the application tables' labels, `membership` and `history`. */
   readonly tableNames: Readonly<Record<string, string>>;
   /** The groups' history table; `undefined` when no group keeps a history. */
   readonly historyTable: string | undefined;
+  /** The queues by their plan id, served to the SDK's SQS client at their URLs. */
+  readonly queues: ReadonlyMap<string, LocalQueue>;
   readonly gateway: Gateway;
   /** What the functions' metrics add up to, as CloudWatch would show them; also at GET /.sandbox/metrics. */
   readonly metrics: MetricsSummary;
   /** The identity provider standing in for the configured one, when `authorizer.jwt` is set. */
   readonly localIssuer: LocalIssuer | undefined;
-  /** Stream records set aside: on AWS they would be in the dead-letter queue. */
+  /** What the dead-letter queue holds now, read. */
   readonly deadLetters: readonly DeadLetter[];
+  /** The running functions, by role. */
+  readonly functions: ReadonlyMap<FunctionRole, LocalFunction>;
   /** Stops everything the sandbox started, DynamoDB Local included. */
   stop(): Promise<void>;
 }
-
-const MEMBERSHIP_TABLE_LABEL = 'membership';
 
 const SILENT: SandboxReporter = {
   connected: () => undefined,
@@ -102,26 +126,26 @@ const SILENT: SandboxReporter = {
 interface Parts {
   database?: DynamoDbLocal;
   gateway?: Gateway;
-  buildDirectory?: string;
+  workDirectory?: string;
   functions: LocalFunction[];
   pollers: StreamPoller[];
+  queues: LocalQueue[];
   page?: PageServer;
-  /** What the functions sent to the dead-letter queue themselves. */
-  deadLetters: DeadLetter[];
 }
 
 /**
  * Stops what was started: the stream pollers first, so that no batch is cut off; then the
  * gateway, whose closing connections still reach `$disconnect` in the running functions;
- * then the functions, their build files and DynamoDB Local.
+ * then the functions, their code and DynamoDB Local.
  */
 async function stopParts(parts: Parts): Promise<void> {
-  const steps = [
+  const steps: Array<() => unknown> = [
     ...parts.pollers.map((poller) => () => poller.stop()),
+    ...parts.queues.map((queue) => () => queue.stop()),
     () => parts.gateway?.stop(),
     () => parts.page?.stop(),
     ...parts.functions.map((fn) => () => fn.stop()),
-    () => parts.buildDirectory && rmSync(parts.buildDirectory, { recursive: true, force: true }),
+    () => parts.workDirectory && rmSync(parts.workDirectory, { recursive: true, force: true }),
     () => parts.database?.stop(),
   ];
   for (const step of steps) {
@@ -134,13 +158,16 @@ async function stopParts(parts: Parts): Promise<void> {
 }
 
 /**
- * Starts the local stand-in for the deployed stack: DynamoDB Local with the configured tables,
- * the functions in worker threads, the gateway in front of them, and the stream pollers that
- * feed the notification function. If any part fails to start, the parts already started are
- * stopped before the error is thrown.
+ * Starts the local stand-in for the deployed stack, from the configuration's deployment plan
+ * (the one the CDK construct deploys): DynamoDB Local with the planned tables and streams, the
+ * planned queues, the functions in worker threads running the bundles `cdk synth` makes (from
+ * outside the project, with the planned environment), the gateway with the planned routes and
+ * authorizer, and the planned stream event sources. If any part fails to start, the parts
+ * already started are stopped before the error is thrown.
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config } = options;
+  const plan = deploymentPlan(config);
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
   const metrics = new MetricsSummary();
@@ -152,42 +179,34 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
   };
   const prefix = options.tablePrefix ?? '';
-  const parts: Parts = { functions: [], pollers: [], deadLetters: [] };
+  const parts: Parts = { functions: [], pollers: [], queues: [] };
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts));
+  const isStopping = () => stopping !== undefined;
 
   try {
     const dynamodb = options.dynamodb ?? {};
     if (!('endpoint' in dynamodb)) parts.database = await startDynamoDbLocal({ port: dynamodb.port });
     const dynamodbEndpoint = 'endpoint' in dynamodb ? dynamodb.endpoint : parts.database!.endpoint;
 
-    const tableNames: Record<string, string> = { [MEMBERSHIP_TABLE_LABEL]: `${prefix}rohrpost-membership` };
-    for (const label of Object.keys(config.tables)) tableNames[label] = `${prefix}${label}`;
-    const notifying = notifyingTableLabels(config);
-    const membershipTable = {
-      tableName: tableNames[MEMBERSHIP_TABLE_LABEL]!,
-      definition: membershipTableDefinition,
-    };
-    const historyTable = keepsHistory(config) ? `${prefix}rohrpost-history` : undefined;
-    await createTables(dynamodbEndpoint, [
-      { ...membershipTable, stream: false },
-      ...(historyTable
-        ? [{ tableName: historyTable, definition: historyTableDefinition, stream: false }]
-        : []),
-      ...Object.entries(config.tables).map(([label, definition]) => ({
-        tableName: tableNames[label]!,
-        definition,
-        stream: notifying.includes(label),
+    const tableNames = Object.fromEntries(
+      plan.tables.map((table) => [table.id, `${prefix}${table.localName}`]),
+    );
+    const created = await createTables(
+      dynamodbEndpoint,
+      plan.tables.map((table) => ({
+        tableName: tableNames[table.id]!,
+        definition: table.definition,
+        stream: table.stream,
       })),
-    ]);
+    );
 
     if (options.page) parts.page = await PageServer.start(options.page, { watch: options.watch ?? false });
-    const deadLetterQueue = new LocalDeadLetterQueue((letter) => {
-      parts.deadLetters.push(letter);
-      reporter.deadLettered(letter);
-    });
     const localIssuer =
       config.authorizer?.jwt && (await LocalIssuer.load(projectRoot, config.authorizer.jwt));
+    const sqs = new SqsApi(localSignatureVerifier('sqs'));
+    const functions = new Map<FunctionRole, LocalFunction>();
+    const lambda = new LambdaApi(functions, localSignatureVerifier('lambda'));
     const gateway = new Gateway({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 3001,
@@ -196,85 +215,128 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       region: LOCAL_REGION,
       limits: { ...ApiGatewayLimits, ...options.limits },
       reporter,
-      services: localIssuer ? [deadLetterQueue, metrics, localIssuer] : [deadLetterQueue, metrics],
+      services: localIssuer ? [sqs, lambda, metrics, localIssuer] : [sqs, lambda, metrics],
       page: parts.page,
     });
     parts.gateway = gateway;
     await gateway.listen();
 
-    const buildDirectory = createBuildDirectory(projectRoot);
-    parts.buildDirectory = buildDirectory;
-    const environmentWith = (labels: string[], jwt: JwtSettings | undefined) =>
-      functionEnvironment({
-        managementEndpoint: gateway.managementEndpoint,
-        membershipTable: membershipTable.tableName,
-        tableNames: Object.fromEntries(labels.map((label) => [label, tableNames[label]!])),
-        history: historyTable === undefined ? undefined : historySettings(config, historyTable),
-        deadLetterQueueUrl: LocalDeadLetterQueue.url(gateway.origin),
-        jwt,
+    const queues = new Map<string, LocalQueue>();
+    for (const planned of plan.queues) {
+      const queue = new LocalQueue({
+        name: planned.localName,
+        url: `${gateway.origin}/000000000000/${planned.localName}`,
+        retentionSeconds: planned.retentionSeconds,
+        onSend: (message) => {
+          const letter = planned.id === 'dead-letters' ? readDeadLetter(message.body) : undefined;
+          if (letter) reporter.deadLettered(letter);
+        },
       });
-    const startFunction = async (name: string, fn: ResolvedFunction, labels: string[], jwt?: JwtSettings) => {
+      queues.set(planned.id, queue);
+      parts.queues.push(queue);
+      sqs.add(queue);
+    }
+
+    const workDirectory = createWorkDirectory();
+    parts.workDirectory = workDirectory;
+    const synthesized =
+      options.assembly && assemblyFunctions(options.assembly.directory, options.assembly.stack);
+    const codeOf = (planned: PlannedFunction): { code: FunctionCode; handler: string } => {
+      const root = join(workDirectory, planned.role);
+      if (!synthesized) {
+        return {
+          code: bundledCode(resolve(projectRoot, planned.entry), root, options.watch ?? false),
+          handler: `index.${planned.handler}`,
+        };
+      }
+      const asset = synthesized.find((fn) => fn.constructId === planned.constructId);
+      if (!asset) throw new Error(`The synthesized stack has no ${planned.constructId} function.`);
+      return { code: assetCode(asset.asset, root), handler: asset.handler };
+    };
+    for (const planned of plan.functions) {
+      // There is no Cognito locally: the authorizer trusts the sandbox's own issuer instead.
+      const told =
+        planned.environment.jwt && localIssuer
+          ? {
+              ...planned,
+              environment: { ...planned.environment, jwt: localIssuer.settingsAt(gateway.origin) },
+            }
+          : planned;
       const started = await LocalFunction.start({
-        name,
-        entry: resolve(projectRoot, fn.entry),
-        handler: fn.handler,
-        memorySize: fn.memorySize,
-        timeoutMs: fn.timeoutSeconds * 1000,
-        reservedConcurrency: fn.reservedConcurrency,
+        name: planned.role,
+        ...codeOf(planned),
+        memorySize: planned.memorySize,
+        timeoutMs: planned.timeoutSeconds * 1000,
+        reservedConcurrency: planned.reservedConcurrency,
         environment: {
           ...localLambdaEnvironment({
-            functionName: name,
-            memorySize: fn.memorySize,
+            functionName: planned.role,
+            memorySize: planned.memorySize,
             dynamodbEndpoint,
             sqsEndpoint: gateway.origin,
           }),
-          ...environmentWith(labels, jwt),
+          ...environmentOf(told, {
+            managementEndpoint: gateway.managementEndpoint,
+            tableName: (id) => tableNames[id]!,
+            queueUrl: (id) => queues.get(id)!.url,
+            metricsNamespace: 'rohrpost/sandbox',
+          }),
         },
-        buildDirectory,
-        watch: options.watch ?? false,
+        workDirectory,
         reporter: functionReporter,
       });
       parts.functions.push(started);
-      return started;
-    };
-    const websocket = await startFunction('websocket', config.websocket, handlerTableLabels(config));
-    // There is no Cognito locally: the authorizer trusts the sandbox's own issuer instead.
-    const authorizer =
-      config.authorizer &&
-      (await startFunction('authorizer', config.authorizer, [], localIssuer?.settingsAt(gateway.origin)));
+      functions.set(planned.role, started);
+    }
+
+    const routeFunction = (role: FunctionRole) => functions.get(role)!;
     gateway.attach({
-      websocket,
-      authorizer: authorizer && { function: authorizer, identitySource: config.authorizer.identitySource },
+      websocket: routeFunction(plan.routes.find((route) => route.key === '$default')!.function),
+      authorizer: plan.authorizer && {
+        function: routeFunction(plan.authorizer.function),
+        identitySource: plan.authorizer.identitySource,
+      },
     });
 
-    if (notifying.length > 0) {
-      const notifications = await startFunction('notifications', config.notifications, notifying);
-      for (const label of notifying) {
-        parts.pollers.push(
-          await StreamPoller.start({
-            endpoint: dynamodbEndpoint,
-            tableName: tableNames[label]!,
-            function: notifications,
-            batchSize: config.notifications.batchSize,
-            retryAttempts: config.notifications.retryAttempts,
-            reporter,
-          }),
-        );
-      }
+    for (const source of plan.streamSources) {
+      const tableName = tableNames[source.table]!;
+      parts.pollers.push(
+        await StreamPoller.start({
+          endpoint: dynamodbEndpoint,
+          tableName,
+          // Changes written since the sandbox created the table are read, however soon.
+          startingPosition: created.has(tableName) ? 'TRIM_HORIZON' : source.startingPosition,
+          batchSize: source.batchSize,
+          reporter,
+          batches: (streamArn) =>
+            streamBatches(source, {
+              table: tableName,
+              streamArn,
+              function: routeFunction(source.function),
+              queue: queues.get(source.onFailure)!,
+              reporter,
+              stopped: isStopping,
+            }),
+        }),
+      );
     }
 
     return {
+      plan,
       websocketUrl: `ws://localhost:${gateway.port}`,
       pageUrl: parts.page && `http://localhost:${gateway.port}/`,
       managementEndpoint: gateway.managementEndpoint,
       dynamodbEndpoint,
       tableNames,
-      historyTable,
+      historyTable: tableNames.history,
+      queues,
       gateway,
       localIssuer,
       metrics,
+      functions,
       get deadLetters() {
-        return [...parts.pollers.flatMap((poller) => poller.deadLetters), ...parts.deadLetters];
+        const queue = queues.get('dead-letters');
+        return (queue?.messages ?? []).flatMap((message) => readDeadLetter(message.body) ?? []);
       },
       stop,
     };
@@ -282,4 +344,28 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await stop();
     throw error;
   }
+}
+
+/** The event source mapping of one planned stream, sending its on-failure records to the planned queue. */
+function streamBatches(
+  source: PlannedStreamSource,
+  options: {
+    table: string;
+    streamArn: string;
+    function: LocalFunction;
+    queue: LocalQueue;
+    reporter: StreamReporter;
+    stopped: () => boolean;
+  },
+): StreamBatches {
+  return new StreamBatches({
+    table: options.table,
+    streamArn: options.streamArn,
+    functionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${source.function}`,
+    function: options.function,
+    settings: source,
+    onFailure: (body) => options.queue.send(body),
+    reporter: options.reporter,
+    stopped: options.stopped,
+  });
 }

@@ -10,7 +10,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import type { AttributeType, KeyAttribute, TableDefinition } from '../lambdas/rohrpost';
+import type { AttributeType, KeyAttribute, TableDefinition } from '../lambdas/rohrpost/deploy';
 import { localClientConfig } from './aws-local';
 
 export interface TableToCreate {
@@ -54,9 +54,10 @@ function createTableInput(table: TableToCreate): CreateTableCommandInput {
   return input;
 }
 
-/** Creates the tables that do not exist yet and turns on their TTL. */
-export async function createTables(endpoint: string, tables: readonly TableToCreate[]): Promise<void> {
+/** Creates the tables that do not exist yet and turns on their TTL; returns the names of those it created. */
+export async function createTables(endpoint: string, tables: readonly TableToCreate[]): Promise<Set<string>> {
   const client = new DynamoDBClient(localClientConfig(endpoint));
+  const created = new Set<string>();
   try {
     await Promise.all(
       tables.map(async (table) => {
@@ -66,6 +67,7 @@ export async function createTables(endpoint: string, tables: readonly TableToCre
           if (error instanceof ResourceInUseException) return; // kept from an earlier run
           throw error;
         }
+        created.add(table.tableName);
         await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1 }, { TableName: table.tableName });
         const ttl = table.definition.timeToLiveAttribute;
         if (ttl) {
@@ -81,4 +83,5 @@ export async function createTables(endpoint: string, tables: readonly TableToCre
   } finally {
     client.destroy();
   }
+  return created;
 }

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { ResolvedConfig } from '../lambdas/rohrpost';
+import type { ResolvedConfig } from '../lambdas/rohrpost/deploy';
 import { LocalIssuer } from './local-issuer';
 
 const HELP = `Usage: npm run token -- <user> [options]

@@ -2,7 +2,7 @@
  * The project's one configuration: the tables and function entries that the CDK app deploys
  * and the local sandbox emulates. `rohrpost.config.ts` at the project root is written with it.
  */
-import type { HistorySettings, JwtSettings } from './environment';
+import type { JwtSettings } from './environment';
 import { groupNameProblem } from './protocol/group-name';
 
 export type AttributeType = 'string' | 'number' | 'binary';
@@ -357,30 +357,4 @@ function resolveFunction(config: FunctionConfig, defaultTimeoutSeconds: number):
     timeoutSeconds: config.timeoutSeconds ?? defaultTimeoutSeconds,
     reservedConcurrency,
   };
-}
-
-/** The labels of the tables the websocket function's handlers may use. */
-export function handlerTableLabels(config: ResolvedConfig): string[] {
-  return Object.entries(config.tables)
-    .filter(([, table]) => (table.handlerAccess ?? 'none') !== 'none')
-    .map(([label]) => label);
-}
-
-/** The labels of the tables whose changes are pushed to subscribers. */
-export function notifyingTableLabels(config: ResolvedConfig): string[] {
-  return Object.entries(config.tables)
-    .filter(([, table]) => table.notifications !== undefined)
-    .map(([label]) => label);
-}
-
-/** Whether groups keep a history: some table notifies, and the configuration does not turn it off. */
-export function keepsHistory(config: ResolvedConfig): boolean {
-  return config.notifications.history !== undefined && notifyingTableLabels(config).length > 0;
-}
-
-/** What the functions are told of the history kept in `tableName`, or `undefined` when none is kept. */
-export function historySettings(config: ResolvedConfig, tableName: string): HistorySettings | undefined {
-  const { history, maxRecordAgeSeconds } = config.notifications;
-  if (!history || !keepsHistory(config)) return undefined;
-  return { tableName, ...history, recordLifetimeSeconds: maxRecordAgeSeconds };
 }

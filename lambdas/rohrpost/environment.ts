@@ -1,6 +1,6 @@
 /**
  * The environment variables the functions read. The CDK construct and the local sandbox both
- * set them through `functionEnvironment`, so the functions run unchanged in both places.
+ * set them from the deployment plan (deploy/plan.ts), so the functions run unchanged in both places.
  */
 export const EnvironmentVariables = {
   /** Base URL of the API Gateway management API, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/prod`. */
@@ -43,10 +43,12 @@ export interface JwtSettings {
 }
 
 export interface FunctionEnvironment {
-  readonly managementEndpoint: string;
-  readonly membershipTable: string;
-  /** The application tables this function may use, by label. */
-  readonly tableNames: Readonly<Record<string, string>>;
+  /** @default none */
+  readonly managementEndpoint?: string;
+  /** @default none */
+  readonly membershipTable?: string;
+  /** The application tables this function may use, by label. @default none */
+  readonly tableNames?: Readonly<Record<string, string>>;
   /** @default no history */
   readonly history?: HistorySettings;
   /** @default none */
@@ -58,9 +60,11 @@ export interface FunctionEnvironment {
 /** The variables for a function; values may be CDK tokens. */
 export function functionEnvironment(values: FunctionEnvironment): Record<string, string> {
   return {
-    [EnvironmentVariables.managementEndpoint]: values.managementEndpoint,
-    [EnvironmentVariables.membershipTable]: values.membershipTable,
-    [EnvironmentVariables.tableNames]: JSON.stringify(values.tableNames),
+    ...(values.managementEndpoint && {
+      [EnvironmentVariables.managementEndpoint]: values.managementEndpoint,
+    }),
+    ...(values.membershipTable && { [EnvironmentVariables.membershipTable]: values.membershipTable }),
+    ...(values.tableNames && { [EnvironmentVariables.tableNames]: JSON.stringify(values.tableNames) }),
     ...(values.history && { [EnvironmentVariables.history]: JSON.stringify(values.history) }),
     ...(values.deadLetterQueueUrl && {
       [EnvironmentVariables.deadLetterQueueUrl]: values.deadLetterQueueUrl,

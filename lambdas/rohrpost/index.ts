@@ -1,7 +1,8 @@
 /**
  * rohrpost's public entry. Handler modules, notification hooks and the function entries import
- * what they need from here (`import { defineHandler, HandlerError } from '../rohrpost'`); so do
- * rohrpost.config.ts, the CDK construct and the sandbox, from the second part below.
+ * what they need from here (`import { defineHandler, HandlerError } from '../rohrpost'`), and
+ * rohrpost.config.ts its `defineConfig`. The CDK construct, the sandbox and the tools use
+ * `./deploy` instead.
  */
 export type {
   ErrorReplyOptions,
@@ -33,34 +34,19 @@ export { defineNotificationHooks } from './changes/notices';
 export type { GroupPosition } from './protocol/position';
 export { createNotificationHandler } from './runtime/notification-handler';
 
-// The configuration, and what the CDK construct and the sandbox build from it.
+// The configuration, which rohrpost.config.ts declares (the CDK construct and the sandbox read
+// it through the deploy-side entry, ./deploy).
 export type {
   ApplicationTableConfig,
-  AttributeType,
-  KeyAttribute,
+  AuthorizerConfig,
+  FunctionConfig,
+  JwtConfig,
+  NotificationRule,
+  NotificationsConfig,
   ResolvedConfig,
-  ResolvedFunction,
+  RohrpostConfig,
   TableDefinition,
 } from './config';
-export {
-  defineConfig,
-  handlerTableLabels,
-  historySettings,
-  keepsHistory,
-  notifyingTableLabels,
-} from './config';
-export type { HistorySettings, JwtSettings } from './environment';
-export { functionEnvironment } from './environment';
-export { ApiGatewayLimits } from './delivery/limits';
-export { historyTableDefinition } from './storage/history-table';
-export { MembershipTable, membershipTableDefinition } from './storage/membership-table';
-export {
-  MESSAGE_TYPE_DIMENSION,
-  METRICS_NAMESPACE,
-  NOTIFICATIONS_SERVICE,
-  NotificationMetrics,
-  WEBSOCKET_SERVICE,
-  WebSocketMetrics,
-} from './metric-names';
+export { defineConfig } from './config';
 export type { WebSocketAuthorizerEvent, WebSocketAuthorizerResult } from './runtime/authorizer';
 export type { WebSocketEvent, WebSocketResult } from './protocol/websocket-event';

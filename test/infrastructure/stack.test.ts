@@ -7,6 +7,9 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { defineConfig } from '../../lambdas/rohrpost/config';
 import { SDK_CHUNK } from '../../lambdas/rohrpost/deploy';
 import config from '../../rohrpost.config';
+import { deploymentPlan, environmentOf } from '../../lambdas/rohrpost/deploy';
+import { logicalIdsByConstructId, resolveValue } from '../support/assembly';
+import type { Template } from '../support/assembly';
 import type { Synthesized } from '../support/cdk';
 import { PROJECT_ROOT, synthesize } from '../support/cdk';
 
@@ -84,20 +87,30 @@ describe('the CDK stack with the project configuration', () => {
       });
     });
 
-    test('the stage deploys automatically, with throttling and JSON access logs', () => {
+    test('the stage deploys automatically, with throttling, and leaves the account-wide logging role alone', () => {
       synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
         StageName: 'prod',
         AutoDeploy: true,
         DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 500 },
-        AccessLogSettings: {
-          DestinationArn: Match.anyValue(),
-          Format: Match.stringLikeRegexp('"connectionId":"\\$context.connectionId"'),
-        },
+        AccessLogSettings: Match.absent(),
       });
-      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-        AccessLogSettings: { Format: Match.stringLikeRegexp('"routeKey":"\\$context.routeKey"') },
-      });
-      synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+      // An account singleton: setting it would replace a role other stacks rely on.
+      synthesized.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    });
+
+    test('access logs when asked for; the account role only when explicitly opted into', () => {
+      for (const props of [{ accessLogs: true }, { setApiGatewayAccountRole: true }]) {
+        const logged = synthesize(config, { props });
+        logged.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+          AccessLogSettings: {
+            DestinationArn: Match.anyValue(),
+            Format: Match.stringLikeRegexp(
+              '"connectionId":"\\$context.connectionId".*"routeKey":"\\$context.routeKey"',
+            ),
+          },
+        });
+        logged.template.resourceCountIs('AWS::ApiGateway::Account', props.setApiGatewayAccountRole ? 1 : 0);
+      }
     });
 
     test('API Gateway may invoke the function for this API and its routes only', () => {
@@ -311,25 +324,28 @@ describe('the CDK stack with the project configuration', () => {
       expect(notifications).toEqual([expect.stringMatching(path('POST'))]);
     });
 
-    test('DynamoDB: the membership table and its index by name, no wildcards', () => {
-      const membership = (id: string) =>
-        statementsOf(synthesized, id).filter((s) =>
-          JSON.stringify(s.Resource).includes('RohrpostMemberships'),
+    test('DynamoDB: the membership table by name, and only Query on its index, no wildcards', () => {
+      const membership = (id: string, index: boolean) =>
+        statementsOf(synthesized, id).filter(
+          (s) =>
+            JSON.stringify(s.Resource).includes('RohrpostMemberships') &&
+            JSON.stringify(s.Resource).includes('/index/byConnection') === index,
         );
-      const websocket = membership(websocketId);
-      expect(actionsOf(websocket).sort()).toEqual([
+      expect(actionsOf(membership(websocketId, false)).sort()).toEqual([
         'dynamodb:BatchWriteItem',
         'dynamodb:DeleteItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
       ]);
-      expect(actionsOf(membership(notificationsId)).sort()).toEqual([
+      expect(actionsOf(membership(notificationsId, false)).sort()).toEqual([
         'dynamodb:BatchWriteItem',
         'dynamodb:Query',
       ]);
-      for (const statement of [...websocket, ...membership(notificationsId)]) {
-        expect(JSON.stringify(statement.Resource)).toMatch(/"\/index\/byConnection"/);
-        expect(JSON.stringify(statement.Resource)).not.toContain('/index/*');
+      for (const id of [websocketId, notificationsId]) {
+        expect(actionsOf(membership(id, true))).toEqual(['dynamodb:Query']);
+        for (const statement of statementsOf(synthesized, id)) {
+          expect(JSON.stringify(statement.Resource)).not.toContain('/index/*');
+        }
       }
     });
 
@@ -362,6 +378,15 @@ describe('the CDK stack with the project configuration', () => {
         'dynamodb:PutItem',
         'dynamodb:Query',
       ]);
+      // A handler could otherwise forge recoverable messages: it may write a group's head, and only that.
+      expect(history(websocketId).find((s) => actionsOf([s]).includes('dynamodb:PutItem'))).toMatchObject({
+        Action: 'dynamodb:PutItem',
+        Condition: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': ['group', 'key', 'expiresAt', 'epoch', 'top'],
+          },
+        },
+      });
       expect(actionsOf(history(notificationsId)).sort()).toEqual([
         'dynamodb:BatchWriteItem',
         'dynamodb:GetItem',
@@ -381,7 +406,7 @@ describe('the CDK stack with the project configuration', () => {
       );
       expect(sqs).toEqual([
         expect.objectContaining({
-          Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+          Action: 'sqs:SendMessage',
           Resource: { 'Fn::GetAtt': [expect.stringMatching(/^RohrpostDeadLetters/), 'Arn'] },
         }),
       ]);
@@ -473,9 +498,9 @@ describe('the CDK stack with the project configuration', () => {
       }
       expect([...acknowledged.keys()].sort()).toEqual(
         [
+          'AwsSolutions-APIG1',
           'AwsSolutions-APIG4',
           'AwsSolutions-DDB3',
-          'AwsSolutions-IAM4[Policy::arn:<…>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
           'AwsSolutions-IAM5[Resource::*]',
           'AwsSolutions-IAM5[Resource::<…>:*]',
           'AwsSolutions-IAM5[Resource::arn:<…>:execute-api:<…>:<…>:<…>/prod/DELETE/@connections/*]',
@@ -486,6 +511,95 @@ describe('the CDK stack with the project configuration', () => {
       );
       for (const reason of acknowledged.values()) expect(reason.length).toBeGreaterThan(60);
     });
+  });
+});
+
+/**
+ * The construct builds what the deployment plan says, and the sandbox runs the same plan: these
+ * hold the stack to the plan, resource by resource, for configurations of each kind.
+ */
+describe('the stack is the deployment plan', () => {
+  const configurations = {
+    'the project configuration': config,
+    'an authorizer of your own and no history': defineConfig({
+      authorizer: { entry: join(PROJECT_ROOT, 'test/fixtures/app/authorizer.ts') },
+      tables: config.tables,
+      notifications: { ...config.notifications, history: false, retryAttempts: 3, batchSize: 7 },
+    }),
+  };
+
+  test.each(Object.entries(configurations))('%s', (_name, configuration) => {
+    const synthesized = synthesize(configuration);
+    const template = synthesized.template.toJSON() as Template;
+    const plan = deploymentPlan(configuration);
+    const ids = logicalIdsByConstructId(template);
+    const resource = (constructId: string) => template.Resources[ids[constructId]!]!;
+
+    // Every planned table, and no other; streams as planned.
+    expect(
+      resourcesOf(synthesized, 'AWS::DynamoDB::Table')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(plan.tables.map((table) => ids[table.constructId]).sort());
+    for (const table of plan.tables) {
+      expect(Boolean(resource(table.constructId).Properties.StreamSpecification)).toBe(table.stream);
+    }
+
+    // Every planned function, told exactly the planned environment, with the planned settings.
+    const symbols: Record<string, string> = { 'AWS::URLSuffix': 'SUFFIX', [ids.Api!]: 'API' };
+    for (const table of plan.tables) symbols[ids[table.constructId]!] = `table:${table.id}`;
+    for (const queue of plan.queues) symbols[ids[queue.constructId]!] = `queue:${queue.id}`;
+    expect(resourcesOf(synthesized, 'AWS::Lambda::Function')).toHaveLength(plan.functions.length);
+    for (const planned of plan.functions) {
+      const fn = resource(planned.constructId).Properties;
+      expect(fn).toMatchObject({
+        Handler: `index.${planned.handler}`,
+        MemorySize: planned.memorySize,
+        Timeout: planned.timeoutSeconds,
+      });
+      const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+      const told = Object.fromEntries(
+        Object.entries(variables).map(([name, value]) => [name, resolveValue(value, symbols)]),
+      );
+      expect(told).toEqual(
+        environmentOf(planned, {
+          managementEndpoint: 'https://API.execute-api.eu-central-1.SUFFIX/prod',
+          tableName: (id) => `table:${id}`,
+          queueUrl: (id) => `queue:${id}`,
+          metricsNamespace: 'rohrpost/Rohrpost',
+        }),
+      );
+    }
+
+    // Every planned stream source, with Lambda's settings as planned.
+    const mappings = resourcesOf(synthesized, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+    expect(mappings).toHaveLength(plan.streamSources.length);
+    for (const source of plan.streamSources) {
+      const table = plan.tables.find((candidate) => candidate.id === source.table)!;
+      expect(mappings).toContainEqual(
+        expect.objectContaining({
+          FunctionName: { Ref: ids[plan.functions.find((fn) => fn.role === source.function)!.constructId] },
+          EventSourceArn: { 'Fn::GetAtt': [ids[table.constructId], 'StreamArn'] },
+          StartingPosition: source.startingPosition,
+          BatchSize: source.batchSize,
+          BisectBatchOnFunctionError: source.bisectBatchOnFunctionError,
+          FunctionResponseTypes: source.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+          MaximumRetryAttempts: source.maximumRetryAttempts,
+          MaximumRecordAgeInSeconds: source.maximumRecordAgeSeconds,
+        }),
+      );
+    }
+
+    // The planned routes, behind the authorizer where planned.
+    const routes = resourcesOf(synthesized, 'AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties);
+    expect(routes.map((route) => [route.RouteKey, route.AuthorizationType]).sort()).toEqual(
+      plan.routes.map((route) => [route.key, route.authorized ? 'CUSTOM' : 'NONE']).sort(),
+    );
+    if (plan.authorizer) {
+      synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        IdentitySource: [...plan.authorizer.identitySource],
+      });
+    }
   });
 });
 
@@ -676,7 +790,6 @@ describe('the CDK stack with other configurations', () => {
         throttlingBurstLimit: 20,
         membershipDeletionProtection: true,
         tableRemovalPolicy: RemovalPolicy.DESTROY,
-        setApiGatewayAccountRole: false,
       },
     });
     synthesized.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestSocket } from '../support/socket';
 import { eventually } from '../support/recording-reporter';
@@ -38,7 +39,7 @@ async function startCli(...args: string[]): Promise<Started> {
   return { child, output: () => output, websocketUrl, dynamodbPort };
 }
 
-const buildParent = join(root, 'node_modules', '.cache', 'rohrpost-sandbox');
+const buildParent = join(tmpdir(), 'rohrpost-sandbox');
 const buildFolders = () => readdirSync(buildParent).map((name) => join(buildParent, name));
 
 const exited = (child: ChildProcess) =>

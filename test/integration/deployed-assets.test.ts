@@ -12,7 +12,9 @@ import { LOCAL_ISSUER, LocalIssuer } from '../../sandbox/local-issuer';
 import { createTables } from '../../sandbox/tables';
 import { historyTableDefinition } from '../../lambdas/rohrpost/storage/history-table';
 import { membershipTableDefinition } from '../../lambdas/rohrpost/storage/membership-table';
-import type { InvocationOutcome, SynthesizedFunction } from '../support/assembly';
+import type { AssemblyFunction } from '../../sandbox/lambda/assembly';
+import { assemblyFunctions } from '../../sandbox/lambda/assembly';
+import type { InvocationOutcome } from '../support/assembly';
 import {
   copyOutsideProject,
   invokeInProcess,
@@ -20,7 +22,6 @@ import {
   logicalIdsByConstructId,
   readTemplate,
   resolveValue,
-  synthesizedFunctions,
 } from '../support/assembly';
 import { PROJECT_ROOT, synthesize } from '../support/cdk';
 import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
@@ -44,7 +45,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
     if (!issuer.serve(request, response)) response.writeHead(404).end();
   });
   let issuer: LocalIssuer;
-  let functions: SynthesizedFunction[];
+  let functions: AssemblyFunction[];
   let refs: Record<string, string>;
   let outdir: string;
   const db = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: testDynamoDbEndpoint() }));
@@ -59,7 +60,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
     const withJwt = { ...config, authorizer: defineConfig({ authorizer: { jwt } }).authorizer };
     const synthesized = synthesize(withJwt, { bundle: true });
     outdir = synthesized.app.outdir;
-    functions = synthesizedFunctions(outdir, 'Rohrpost');
+    functions = assemblyFunctions(outdir, 'Rohrpost');
     const ids = logicalIdsByConstructId(readTemplate(outdir, 'Rohrpost'));
     refs = {
       [ids.Memberships!]: tables.membership,

@@ -88,7 +88,7 @@ describe('group history in DynamoDB', () => {
     // Another instance, as a Lambda retry may run on.
     const again = await sequencer().append(name, 'r1', render('r1'));
     expect(again).toEqual(first);
-    await sequencer().markDelivered([{ group: name, recordId: 'r1', position: first.position }]);
+    await sequencer().remember([{ group: name, recordId: 'r1', position: first.position, delivered: true }]);
     expect(await sequencer().append(name, 'r1', render('r1'))).toEqual({ ...first, delivered: true });
     expect(await storedMessages(name)).toHaveLength(2);
   });

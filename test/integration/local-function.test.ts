@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FunctionError, LocalFunction } from '../../sandbox/local-function';
+import { bundledCode } from '../../sandbox/lambda/function-code';
+import { FunctionError, LocalFunction } from '../../sandbox/lambda/local-function';
 import { eventually, recordingReporter } from '../support/recording-reporter';
 
-/** Local Lambda functions: built by esbuild, run in worker threads, reloaded on change. */
+/** Local Lambda functions: bundled as `cdk synth` bundles them, run in worker threads, reloaded on change. */
 describe('LocalFunction', () => {
   const sources = mkdtempSync(join(tmpdir(), 'local-function-'));
-  const buildDirectory = join(__dirname, '../../node_modules/.cache/rohrpost-test', String(process.pid));
+  const workDirectory = mkdtempSync(join(tmpdir(), 'local-function-work-'));
   const started: LocalFunction[] = [];
   const reporter = recordingReporter();
   let count = 0;
@@ -27,13 +28,12 @@ describe('LocalFunction', () => {
     writeFileSync(entry, source);
     const fn = await LocalFunction.start({
       name,
-      entry,
-      handler: 'handler',
+      code: bundledCode(entry, join(workDirectory, name), options.watch ?? false),
+      handler: 'index.handler',
       memorySize: 128,
       timeoutMs: options.timeoutMs ?? 2_000,
       environment: options.environment ?? {},
-      buildDirectory,
-      watch: options.watch ?? false,
+      workDirectory,
       reservedConcurrency: options.reservedConcurrency,
       maxInstances: options.maxInstances,
       reporter,
@@ -45,7 +45,7 @@ describe('LocalFunction', () => {
   afterAll(async () => {
     await Promise.all(started.map((fn) => fn.stop()));
     rmSync(sources, { recursive: true, force: true });
-    rmSync(buildDirectory, { recursive: true, force: true });
+    rmSync(workDirectory, { recursive: true, force: true });
   });
 
   test('runs the exported handler with a Lambda context and returns its JSON result', async () => {
@@ -91,7 +91,9 @@ describe('LocalFunction', () => {
   });
 
   test('an entry without the handler export does not start', async () => {
-    await expect(start(`export const other = 1;`)).rejects.toThrow("exports no function named 'handler'");
+    await expect(start(`export const other = 1;`)).rejects.toThrow(
+      'Runtime.HandlerNotFound: index.handler is undefined or not exported.',
+    );
   });
 
   test('an entry that does not compile does not start, and says why', async () => {
@@ -110,7 +112,7 @@ describe('LocalFunction', () => {
 
     writeFileSync(entry, `export const handler = async () => { 'third' ;; ) };`);
     await eventually(
-      () => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 build failed')),
+      () => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 Could not build')),
       10_000,
     );
     expect(await fn.invoke({})).toBe('second');

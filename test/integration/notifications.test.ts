@@ -1,5 +1,6 @@
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { MembershipTable } from '../../lambdas/rohrpost/storage/membership-table';
+import { functionLetters, letterFor } from '../support/dead-letters';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
 import { eventually } from '../support/recording-reporter';
 import type { TestSocket } from '../support/socket';
@@ -187,14 +188,11 @@ describe('change notifications in the sandbox', () => {
         { id: 'after', via: 'hook' },
       ]),
     );
-    await eventually(
-      () => fixture.sandbox.deadLetters.some((letter) => letter.record.dynamodb?.Keys?.id?.S === 'bad'),
-      10_000,
-    );
+    await eventually(() => letterFor(fixture.sandbox, 'bad') !== undefined, 10_000);
     expect(
       reporter.lines.filter((line) => line.startsWith(`streamRetrying ${table('hooked')}`)),
     ).toHaveLength(2);
-    expect(fixture.sandbox.deadLetters.filter((letter) => letter.table === table('hooked'))).toHaveLength(1);
+    expect(functionLetters(fixture.sandbox).filter((letter) => letter.table === 'hooked')).toHaveLength(1);
 
     // The failed attempts show in the metrics, as CloudWatch would add them up, before any dead letter.
     const metrics = fixture.sandbox.metrics.snapshot();

@@ -4,19 +4,6 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A Lambda function of a synthesized stack, as `cdk deploy` would create it. */
-export interface SynthesizedFunction {
-  readonly logicalId: string;
-  /** The construct's id in the construct tree: `WebSocket`, `Notifications`, `Authorizer`. */
-  readonly constructId: string;
-  /** The folder of its code asset in the cloud assembly. */
-  readonly asset: string;
-  /** `<file>.<export>`, as Lambda reads it. */
-  readonly handler: string;
-  /** The environment as the template writes it: strings, or CloudFormation functions of other resources. */
-  readonly environment: Readonly<Record<string, unknown>>;
-}
-
 interface TemplateResource {
   readonly Type: string;
   readonly Properties: Record<string, unknown>;
@@ -31,30 +18,13 @@ export function readTemplate(outdir: string, stackName: string): Template {
   return JSON.parse(readFileSync(join(outdir, `${stackName}.template.json`), 'utf8')) as Template;
 }
 
-/** The construct id of a resource: the path segment before `Resource` (`Rohrpost/Rohrpost/WebSocket/Resource`). */
+/**
+ * A resource's path in the construct under the stack, without `Resource`: `WebSocket` for
+ * `Rohrpost/Rohrpost/WebSocket/Resource`, `Api/Authorizer` for the API's authorizer.
+ */
 export function constructIdOf(resource: TemplateResource): string | undefined {
   const path = resource.Metadata?.['aws:cdk:path'];
-  return typeof path === 'string' ? path.split('/').at(-2) : undefined;
-}
-
-/** Every Lambda function of the stack in `outdir`, with its asset folder. */
-export function synthesizedFunctions(outdir: string, stackName: string): SynthesizedFunction[] {
-  const template = readTemplate(outdir, stackName);
-  return Object.entries(template.Resources)
-    .filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')
-    .map(([logicalId, resource]) => {
-      const asset = resource.Metadata?.['aws:asset:path'];
-      if (typeof asset !== 'string') throw new Error(`${logicalId} has no code asset.`);
-      return {
-        logicalId,
-        constructId: constructIdOf(resource)!,
-        asset: join(outdir, asset),
-        handler: resource.Properties.Handler as string,
-        environment:
-          (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)
-            ?.Variables ?? {},
-      };
-    });
+  return typeof path === 'string' ? path.split('/').slice(2, -1).join('/') : undefined;
 }
 
 /**
@@ -79,12 +49,12 @@ export function resolveValue(value: unknown, refs: Readonly<Record<string, strin
   throw new Error(`Cannot resolve ${JSON.stringify(value)}.`);
 }
 
-/** The logical id of each resource by its construct id (`Memberships`, `History`, `Tablenotes`...). */
+/** The logical id of each resource by its path in the construct (`Memberships`, `History`, `Tablenotes`...). */
 export function logicalIdsByConstructId(template: Template): Record<string, string> {
   const ids: Record<string, string> = {};
   for (const [logicalId, resource] of Object.entries(template.Resources)) {
     const constructId = constructIdOf(resource);
-    if (constructId && resource.Metadata?.['aws:cdk:path'] !== undefined) ids[constructId] ??= logicalId;
+    if (constructId) ids[constructId] ??= logicalId;
   }
   return ids;
 }

@@ -18,7 +18,10 @@ export function recordingReporter(): SandboxReporter & { lines: string[] } {
     functionFailed: (name, message) => add('functionFailed', name, message),
     streamDelivered: (table, records) => add('streamDelivered', table, records),
     streamRetrying: (table, sequenceNumber, attempt) => add('streamRetrying', table, sequenceNumber, attempt),
-    deadLettered: (letter) => add('deadLettered', letter.table, letter.sequenceNumber),
+    deadLettered: (letter) =>
+      letter.source === 'function'
+        ? add('deadLettered', letter.kind, letter.table, letter.sequenceNumber)
+        : add('deadLettered', letter.condition, letter.startSequenceNumber, letter.endSequenceNumber),
     streamFailed: (table, message) => add('streamFailed', table, message),
   };
 }

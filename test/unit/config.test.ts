@@ -1,11 +1,4 @@
-import {
-  defineConfig,
-  handlerTableLabels,
-  historySettings,
-  keepsHistory,
-  notifyingTableLabels,
-} from '../../lambdas/rohrpost/config';
-import projectConfig from '../../rohrpost.config';
+import { defineConfig } from '../../lambdas/rohrpost/config';
 
 describe('defineConfig', () => {
   test('applies the defaults', () => {
@@ -107,39 +100,6 @@ describe('defineConfig', () => {
     ],
   ])('refuses %j: %s', (config, message) => {
     expect(() => defineConfig(config as never)).toThrow(message);
-  });
-
-  test('lists the tables handlers may use and the tables that notify', () => {
-    const config = defineConfig({
-      tables: {
-        private: { partitionKey: { name: 'id', type: 'string' }, notifications: {} },
-        shared: { partitionKey: { name: 'id', type: 'string' }, handlerAccess: 'read' },
-        none: { partitionKey: { name: 'id', type: 'string' }, handlerAccess: 'none' },
-      },
-    });
-    expect(handlerTableLabels(config)).toEqual(['shared']);
-    expect(notifyingTableLabels(config)).toEqual(['private']);
-  });
-
-  test('history is kept when a table notifies, unless turned off', () => {
-    const notifying = { items: { partitionKey: { name: 'id', type: 'string' as const }, notifications: {} } };
-    const config = defineConfig({ tables: notifying, notifications: { maxRecordAgeSeconds: 600 } });
-    expect(keepsHistory(config)).toBe(true);
-    expect(historySettings(config, 'history-table')).toEqual({
-      tableName: 'history-table',
-      retentionSeconds: 3600,
-      maxMessages: 100,
-      positionLifetimeSeconds: 2_592_000,
-      recordLifetimeSeconds: 600,
-    });
-    const off = defineConfig({ tables: notifying, notifications: { history: false } });
-    expect([keepsHistory(off), historySettings(off, 'x')]).toEqual([false, undefined]);
-    expect(keepsHistory(defineConfig({}))).toBe(false);
-  });
-
-  test("the project's configuration is valid and ships the notes example", () => {
-    expect(notifyingTableLabels(projectConfig)).toEqual(['notes']);
-    expect(handlerTableLabels(projectConfig)).toEqual(['notes']);
   });
 
   describe('authorizer.jwt', () => {

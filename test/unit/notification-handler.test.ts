@@ -8,7 +8,8 @@ import type { GroupPosition } from '../../lambdas/rohrpost/protocol/position';
 import type { MetricsRecorder } from '../../lambdas/rohrpost/metrics';
 import { createNotificationHandler } from '../../lambdas/rohrpost/runtime/notification-handler';
 import type { MembershipStore } from '../../lambdas/rohrpost/storage/membership';
-import type { DeliveredMessage, Sequencer } from '../../lambdas/rohrpost/storage/sequencer';
+import { MemoryFailureLedger } from '../../lambdas/rohrpost/storage/failure-ledger';
+import type { MessagePlace, Sequencer } from '../../lambdas/rohrpost/storage/sequencer';
 import { ManagementApiError } from '../../lambdas/rohrpost/delivery/signed-connections';
 import { createMetrics } from '../../lambdas/rohrpost/metrics';
 import { metricLinesOf } from '../support/metric-lines';
@@ -44,7 +45,7 @@ function insert(table: string, id: string, extra: Record<string, unknown> = {}):
 function memorySequencer() {
   const places = new Map<string, { position: GroupPosition; delivered: boolean }>();
   const tops = new Map<string, number>();
-  const marked: DeliveredMessage[] = [];
+  const remembered: Array<MessagePlace & { lifetimeSeconds?: number }> = [];
   const sequencer: Sequencer = {
     append: (group, recordId, render) => {
       let place = places.get(`${group} ${recordId}`);
@@ -57,13 +58,14 @@ function memorySequencer() {
       }
       return Promise.resolve({ position: place.position, payload: render(place.position), delivered });
     },
-    markDelivered: (messages) => {
-      marked.push(...messages);
-      for (const { group, recordId } of messages) places.get(`${group} ${recordId}`)!.delivered = true;
+    remember: (kept, lifetimeSeconds) => {
+      remembered.push(...kept.map((place) => ({ ...place, lifetimeSeconds })));
+      for (const { group, recordId, delivered } of kept)
+        places.get(`${group} ${recordId}`)!.delivered = delivered;
       return Promise.resolve();
     },
   };
-  return { sequencer, marked };
+  return { sequencer, remembered };
 }
 
 function setUp(
@@ -74,6 +76,7 @@ function setUp(
     sequencer?: Sequencer;
     deadLetters?: DeadLetters;
     metrics?: MetricsRecorder;
+    now?: () => number;
   } = {},
 ) {
   const posted: string[] = [];
@@ -97,6 +100,7 @@ function setUp(
     close: () => Promise.resolve(),
   };
   const logger = recordingLogger();
+  const ledger = new MemoryFailureLedger();
   const handler = createNotificationHandler({
     config,
     hooks: [
@@ -112,8 +116,10 @@ function setUp(
     connections: () => connections,
     sequencer: () => options.sequencer,
     deadLetters: () => options.deadLetters,
+    failureLedger: () => ledger,
     logger,
     metrics: options.metrics,
+    now: options.now,
   });
   return { handler, posted, left, logger };
 }
@@ -254,7 +260,11 @@ describe('the notification function when things fail', () => {
     ]);
     expect(logger.entries.filter((entry) => entry.level === 'error').map((entry) => entry.message)).toEqual([
       'A change can never be notified: sent to the dead-letter queue',
-      'A change can never be notified: sent to the dead-letter queue',
+      'A change can never be notified to some of its groups: sent to the dead-letter queue; its other groups got it',
+    ]);
+    expect(letters.map((letter) => [letter.kind, letter.groups])).toEqual([
+      ['undeliverable', undefined],
+      ['undeliverable', ['item-' + 'y'.repeat(1_100)]],
     ]);
     expect(posted).toContain('a@item-fine create');
   });
@@ -272,7 +282,7 @@ describe('the notification function when things fail', () => {
   });
 
   test('a retried batch resends only what did not reach every member, with the same id and seq', async () => {
-    const { sequencer, marked } = memorySequencer();
+    const { sequencer, remembered } = memorySequencer();
     const payloads: string[] = [];
     let failNext = true;
     const { handler } = setUp({
@@ -291,7 +301,9 @@ describe('the notification function when things fail', () => {
     expect((await handler({ Records: [before, one, two] })).batchItemFailures).toEqual([
       { itemIdentifier: one.dynamodb!.SequenceNumber },
     ]);
-    expect(marked.map((message) => `${message.group} ${message.position.seq}`)).toEqual(['item-two 1']);
+    expect(remembered.map((place) => `${place.group} ${place.position.seq} ${place.delivered}`)).toEqual([
+      'item-two 1 true',
+    ]);
     expect((await handler({ Records: [one, two] })).batchItemFailures).toEqual([]);
 
     const received = (member: string) => payloads.filter((line) => line.startsWith(`${member} `));
@@ -338,6 +350,160 @@ describe('the notification function when things fail', () => {
     const { handler } = setUp({ query: () => Promise.reject(new Error('ProvisionedThroughputExceeded')) });
     const record = insert('items', 'one');
     expect((await handler({ Records: [record] })).batchItemFailures).toHaveLength(1);
+  });
+
+  describe('a record that keeps failing', () => {
+    // The configuration's retryAttempts is 5: Lambda's sixth attempt is its last.
+    const letterBox = () => {
+      const letters: UndeliverableRecord[] = [];
+      return {
+        letters,
+        deadLetters: { send: (letter: UndeliverableRecord) => (letters.push(letter), Promise.resolve()) },
+      };
+    };
+
+    test('is set aside with its content on what would be Lambda’s last attempt, and its item’s later records go on', async () => {
+      const { letters, deadLetters } = letterBox();
+      const { sequencer, remembered } = memorySequencer();
+      const { handler, posted } = setUp({ deadLetters, sequencer });
+      const poison = insert('items', 'same', { poison: { BOOL: true } });
+      const later = insert('items', 'same');
+      const failures = [];
+      for (let attempt = 1; attempt <= 6; attempt++) {
+        failures.push((await handler({ Records: [poison, later] })).batchItemFailures.length);
+      }
+      expect(failures).toEqual([2, 2, 2, 2, 2, 0]);
+      expect(letters).toEqual([
+        expect.objectContaining({
+          kind: 'failing',
+          table: 'items',
+          record: poison,
+          attempts: 6,
+          reason: 'this item cannot be named',
+        }),
+      ]);
+      expect(letters[0]).not.toHaveProperty('groups'); // no group could be named: all of them
+      expect(posted).toEqual(['a@item-same create', 'b@item-same create']);
+      expect(remembered).toEqual([]);
+    });
+
+    test('held-back records count as attempts: one that then fails on the last attempt is set aside at once', async () => {
+      const { letters, deadLetters } = letterBox();
+      const { handler } = setUp({ deadLetters });
+      const blocker = insert('items', 'same', { poison: { BOOL: true } });
+      const alsoPoison = insert('items', 'same', { poison: { BOOL: true } });
+      for (let attempt = 1; attempt <= 6; attempt++) await handler({ Records: [blocker, alsoPoison] });
+      expect(letters.map((letter) => [letter.record.eventID, letter.attempts])).toEqual([
+        [blocker.eventID, 6],
+        [alsoPoison.eventID, 6],
+      ]);
+    });
+
+    test('a record near its maximum age is set aside on its first failure, with the groups that failed', async () => {
+      const { letters, deadLetters } = letterBox();
+      const { sequencer, remembered } = memorySequencer();
+      const clock = 1_800_000_000_000;
+      const { handler } = setUp({
+        deadLetters,
+        sequencer,
+        now: () => clock,
+        post: (connectionId) =>
+          connectionId.startsWith('a@') ? Promise.reject(new Error('503')) : Promise.resolve(),
+      });
+      const old = insert('items', 'old');
+      // The maximum record age is 3600 s; the margin is a minute (or two function timeouts).
+      old.dynamodb!.ApproximateCreationDateTime = clock / 1000 - 3600 + 119;
+      expect(await handler({ Records: [old] })).toEqual({ batchItemFailures: [] });
+      expect(letters).toEqual([
+        expect.objectContaining({ kind: 'failing', groups: ['item-old'], attempts: 1 }),
+      ]);
+      // Its place is kept as long as the dead-letter queue keeps the letter: a redrive sends the same seq.
+      expect(remembered).toEqual([
+        expect.objectContaining({ group: 'item-old', delivered: false, lifetimeSeconds: 14 * 24 * 3600 }),
+      ]);
+    });
+
+    test('without a dead-letter queue it stays with Lambda: reported as failed every time', async () => {
+      const { handler } = setUp();
+      const poison = insert('items', 'p', { poison: { BOOL: true } });
+      for (let attempt = 1; attempt <= 7; attempt++) {
+        expect((await handler({ Records: [poison] })).batchItemFailures).toHaveLength(1);
+      }
+    });
+  });
+
+  test('one impossible group does not silence the others: only that part is set aside', async () => {
+    const letters: UndeliverableRecord[] = [];
+    const { sequencer, remembered } = memorySequencer();
+    const posted: string[] = [];
+    const handler = createNotificationHandler({
+      config: defineConfig({
+        tables: {
+          notes: {
+            partitionKey: { name: 'id', type: 'string' },
+            notifications: { group: ['note-{id}', 'notes-all'] },
+          },
+        },
+      }),
+      tableLabels: () => ({ 'notes-physical': 'notes' }),
+      membership: () => ({
+        join: () => Promise.resolve(),
+        leave: () => Promise.resolve(),
+        leaveAll: () => Promise.resolve([]),
+        members: async function* (group) {
+          yield await Promise.resolve([`m@${group.slice(0, 10)}`]);
+        },
+      }),
+      connections: () => ({
+        post: (id) => (posted.push(id), Promise.resolve()),
+        close: () => Promise.resolve(),
+      }),
+      sequencer: () => sequencer,
+      deadLetters: () => ({ send: (letter) => (letters.push(letter), Promise.resolve()) }),
+      failureLedger: () => new MemoryFailureLedger(),
+      logger: recordingLogger(),
+    });
+    const id = 'é'.repeat(510); // note-<id> is 1,025 bytes
+    const record = insert('notes', id);
+    expect(await handler({ Records: [record] })).toEqual({ batchItemFailures: [] });
+    expect(posted).toEqual(['m@notes-all']);
+    expect(letters).toEqual([
+      expect.objectContaining({
+        kind: 'undeliverable',
+        groups: [`note-${id}`],
+        reason: expect.stringContaining('A group name has at most 1024 bytes; this one has 1025.'),
+      }),
+    ]);
+    expect(remembered).toEqual([expect.objectContaining({ group: 'notes-all', delivered: true })]);
+  });
+
+  test('a redrive sends what was not delivered, skips what was, and reports each record', async () => {
+    const { sequencer } = memorySequencer();
+    let down = true;
+    const { handler, posted } = setUp({
+      sequencer,
+      post: (connectionId) =>
+        down && connectionId.startsWith('a@') ? Promise.reject(new Error('503')) : Promise.resolve(),
+    });
+    const flaky = insert('items', 'flaky');
+    const poison = insert('items', 'poison', { poison: { BOOL: true } });
+    await handler({ Records: [flaky] });
+    down = false;
+    posted.length = 0;
+    const first = await handler({ Records: [flaky, poison], redrive: true });
+    expect(first.redrive).toEqual([
+      { sequenceNumber: flaky.dynamodb!.SequenceNumber, outcome: 'sent' },
+      {
+        sequenceNumber: poison.dynamodb!.SequenceNumber,
+        outcome: 'failed',
+        reason: 'this item cannot be named',
+      },
+    ]);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: poison.dynamodb!.SequenceNumber }]);
+    const again = await handler({ Records: [flaky], redrive: true });
+    expect(again.redrive).toEqual([
+      { sequenceNumber: flaky.dynamodb!.SequenceNumber, outcome: 'already-delivered' },
+    ]);
   });
 
   test('hooks for a table without notifications are refused when the function loads', () => {

@@ -2,6 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { Change } from '../../lambdas/rohrpost/changes/change';
 import { changeOf, UndeliverableChangeError } from '../../lambdas/rohrpost/changes/change';
 import type { Notice } from '../../lambdas/rohrpost/changes/notices';
+import type { ChangeNotices } from '../../lambdas/rohrpost/changes/notices';
 import { defineNotificationHooks, noticesFor } from '../../lambdas/rohrpost/changes/notices';
 import {
   fitNotice,
@@ -44,6 +45,13 @@ const updated = changeOf(
 );
 const deleted = changeOf(record('REMOVE', { oldImage: { id: { S: 'n1' }, title: { S: 'Hello' } } }), 'Notes');
 
+/** The notices of a change that names no impossible group. */
+function notices(...args: Parameters<typeof noticesFor>) {
+  const { notices: sent, undeliverable } = noticesFor(...args);
+  expect(undeliverable).toEqual([]);
+  return sent;
+}
+
 describe('changes from stream records', () => {
   test('INSERT, MODIFY and REMOVE are create, update and delete', () => {
     expect(created).toEqual({
@@ -79,7 +87,7 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
   };
 
   test('the defaults: group <label lower-cased>-<key>, object the keys', () => {
-    expect(noticesFor(created, {})).toEqual([{ group: 'notes-n1', type: 'create', object: { id: 'n1' } }]);
+    expect(notices(created, {})).toEqual([{ group: 'notes-n1', type: 'create', object: { id: 'n1' } }]);
   });
 
   test('a composite key joins its values', () => {
@@ -90,42 +98,42 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
       }),
       'Events',
     );
-    expect(only(noticesFor(change, {})).group).toBe('events-orders-7');
+    expect(only(notices(change, {})).group).toBe('events-orders-7');
   });
 
   test('a template names the group; a projection picks the object', () => {
-    expect(noticesFor(created, { group: 'note-{id}-{title}', object: ['id', 'title', 'missing'] })).toEqual([
+    expect(notices(created, { group: 'note-{id}-{title}', object: ['id', 'title', 'missing'] })).toEqual([
       { group: 'note-n1-Hi', type: 'create', object: { id: 'n1', title: 'Hi' } },
     ]);
   });
 
   test('several templates notify several groups, each once', () => {
     expect(
-      noticesFor(created, { group: ['note-{id}', 'titled-{title}', 'note-{id}'] }).map((n) => n.group),
+      notices(created, { group: ['note-{id}', 'titled-{title}', 'note-{id}'] }).map((n) => n.group),
     ).toEqual(['note-n1', 'titled-Hi']);
   });
 
   test('a name without placeholders is a group that every change notifies', () => {
     const rule = { group: ['note-{id}', 'notes-all'] };
-    expect(noticesFor(created, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+    expect(notices(created, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
       'create note-n1',
       'create notes-all',
     ]);
-    expect(noticesFor(updated, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+    expect(notices(updated, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
       'update note-n1',
       'update notes-all',
     ]);
-    expect(noticesFor(deleted, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
+    expect(notices(deleted, rule).map((n) => `${n.type} ${n.group}`)).toEqual([
       'delete note-n1',
       'delete notes-all',
     ]);
   });
 
   test('a template whose attribute the item lacks names no group', () => {
-    expect(noticesFor(created, { group: ['note-{id}', 'board-{board}'] }).map((n) => n.group)).toEqual([
+    expect(notices(created, { group: ['note-{id}', 'board-{board}'] }).map((n) => n.group)).toEqual([
       'note-n1',
     ]);
-    expect(noticesFor(created, { group: 'board-{board}' })).toEqual([]);
+    expect(notices(created, { group: 'board-{board}' })).toEqual([]);
   });
 
   test('hooks win over the rule, and may name several groups', () => {
@@ -133,33 +141,33 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
       group: (change: Change) => [`custom-${change.type}`, 'all'],
       object: (change: Change) => ({ length: String(change.item.body).length }),
     });
-    expect(noticesFor(created, { group: 'note-{id}', object: ['id'] }, hooks)).toEqual([
+    expect(notices(created, { group: 'note-{id}', object: ['id'] }, hooks)).toEqual([
       { group: 'custom-create', type: 'create', object: { length: 4 } },
       { group: 'all', type: 'create', object: { length: 4 } },
     ]);
   });
 
   test('an update carries updated_fields, unless the object has that key already', () => {
-    expect(only(noticesFor(updated, { object: ['id'] })).object).toEqual({
+    expect(only(notices(updated, { object: ['id'] })).object).toEqual({
       id: 'n1',
       updated_fields: ['tags', 'title'],
     });
     const hooks = defineNotificationHooks('Notes', { object: () => ({ updated_fields: 'mine' }) });
-    expect(only(noticesFor(updated, {}, hooks)).object).toEqual({ updated_fields: 'mine' });
+    expect(only(notices(updated, {}, hooks)).object).toEqual({ updated_fields: 'mine' });
   });
 
   test('with alwaysSend off, an update that changes none of the object is not sent', () => {
-    expect(noticesFor(updated, { object: ['id', 'body'], alwaysSend: false })).toEqual([]);
-    expect(noticesFor(updated, { object: ['id', 'title'], alwaysSend: false })).toHaveLength(1);
-    expect(noticesFor(updated, { object: ['id', 'body'] })).toHaveLength(1);
-    expect(noticesFor(created, { object: ['body'], alwaysSend: false })).toHaveLength(1);
+    expect(notices(updated, { object: ['id', 'body'], alwaysSend: false })).toEqual([]);
+    expect(notices(updated, { object: ['id', 'title'], alwaysSend: false })).toHaveLength(1);
+    expect(notices(updated, { object: ['id', 'body'] })).toHaveLength(1);
+    expect(notices(created, { object: ['body'], alwaysSend: false })).toHaveLength(1);
   });
 
   test('TTL expiries are sent by default and can be skipped', () => {
     const expired = { ...deleted, expired: true };
-    expect(only(noticesFor(expired, {})).type).toBe('delete');
-    expect(noticesFor(expired, { expiredItems: 'skip' })).toEqual([]);
-    expect(noticesFor(deleted, { expiredItems: 'skip' })).toHaveLength(1);
+    expect(only(notices(expired, {})).type).toBe('delete');
+    expect(notices(expired, { expiredItems: 'skip' })).toEqual([]);
+    expect(notices(deleted, { expiredItems: 'skip' })).toHaveLength(1);
   });
 
   describe('an update that moves an item between groups', () => {
@@ -173,7 +181,7 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
     const rule = { group: ['note-{id}', 'board-{board}'], object: ['id', 'board'], alwaysSend: false };
 
     test('is an update where it stays, a create where it arrives and a delete where it left', () => {
-      expect(noticesFor(moved, rule)).toEqual([
+      expect(notices(moved, rule)).toEqual([
         { group: 'note-n1', type: 'update', object: { id: 'n1', board: 'b', updated_fields: ['board'] } },
         { group: 'board-b', type: 'create', object: { id: 'n1', board: 'b' } },
         { group: 'board-a', type: 'delete', object: { id: 'n1', board: 'a' } },
@@ -182,7 +190,7 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
 
     test('the group it left hears of it even when alwaysSend would skip the update', () => {
       const titleOnly = { group: 'board-{board}', object: ['title'], alwaysSend: false };
-      expect(noticesFor(moved, titleOnly).map(({ group, type }) => `${type} ${group}`)).toEqual([
+      expect(notices(moved, titleOnly).map(({ group, type }) => `${type} ${group}`)).toEqual([
         'create board-b',
         'delete board-a',
       ]);
@@ -193,10 +201,10 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
         { oldImage: { id: { S: 'n1' } }, newImage: { id: { S: 'n1' }, board: { S: 'a' } } },
         { oldImage: { id: { S: 'n1' }, board: { S: 'a' } }, newImage: { id: { S: 'n1' } } },
       ].map((images) => changeOf(record('MODIFY', images), 'Notes'));
-      expect(noticesFor(joins!, { group: 'board-{board}' })).toEqual([
+      expect(notices(joins!, { group: 'board-{board}' })).toEqual([
         { group: 'board-a', type: 'create', object: { id: 'n1' } },
       ]);
-      expect(noticesFor(leaves!, { group: 'board-{board}' })).toEqual([
+      expect(notices(leaves!, { group: 'board-{board}' })).toEqual([
         { group: 'board-a', type: 'delete', object: { id: 'n1' } },
       ]);
     });
@@ -206,7 +214,7 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
       const hooks = defineNotificationHooks('Notes', {
         group: (change: Change) => (seen.push(change.item.board), `board-${String(change.item.board)}`),
       });
-      expect(noticesFor(moved, {}, hooks).map((n) => `${n.type} ${n.group}`)).toEqual([
+      expect(notices(moved, {}, hooks).map((n) => `${n.type} ${n.group}`)).toEqual([
         'create board-b',
         'delete board-a',
       ]);
@@ -214,31 +222,23 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
     });
   });
 
-  describe('changes that can never be notified', () => {
-    test.each<[string, () => unknown, string]>([
+  describe('groups that can never be sent to', () => {
+    const long = changeOf(
+      record('INSERT', {
+        keys: { id: { S: 'x'.repeat(1_100) } },
+        newImage: { id: { S: 'x'.repeat(1_100) } },
+      }),
+      'Notes',
+    );
+    test.each<[string, () => ChangeNotices, string]>([
       [
         'a hook that names an empty group',
-        () => noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => '' })),
+        () => noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => ['', 'notes-all'] })),
         'A group name is a non-empty string, not "".',
       ],
       [
-        'a hook that returns no name',
-        () => noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => 5 as never })),
-        'must return a group name or a list of them, not 5',
-      ],
-      [
         'a group name over 1,024 bytes',
-        () =>
-          noticesFor(
-            changeOf(
-              record('INSERT', {
-                keys: { id: { S: 'x'.repeat(1_100) } },
-                newImage: { id: { S: 'x'.repeat(1_100) } },
-              }),
-              'Notes',
-            ),
-            { group: 'note-{id}' },
-          ),
+        () => noticesFor(long, { group: ['note-{id}', 'notes-all'] }),
         'A group name has at most 1024 bytes; this one has 1105.',
       ],
       [
@@ -246,13 +246,36 @@ describe('what each group hears of a change (PROTOCOL.md §4)', () => {
         () =>
           noticesFor(
             changeOf(record('INSERT', { newImage: { id: { S: 'n1' }, board: { M: {} } } }), 'Notes'),
-            { group: 'board-{board}' },
+            { group: ['board-{board}', 'notes-all'] },
           ),
         "needs the attribute 'board' as a string or number",
       ],
-    ])('%s', (_name, notify, message) => {
+    ])('%s is set apart, and the other groups still hear of the change', (_name, notify, message) => {
+      const { notices: sent, undeliverable } = notify();
+      expect(sent.map((notice) => notice.group)).toEqual(['notes-all']);
+      expect(undeliverable).toEqual([
+        { group: expect.any(String), reason: expect.stringContaining(message) },
+      ]);
+    });
+
+    test('a hook that returns no group names makes the whole change undeliverable', () => {
+      const notify = () =>
+        noticesFor(created, {}, defineNotificationHooks('Notes', { group: () => 5 as never }));
       expect(notify).toThrow(UndeliverableChangeError);
-      expect(notify).toThrow(message);
+      expect(notify).toThrow('must return a group name or a list of them, not 5');
+    });
+
+    test('an update whose old item named an impossible group reports it once', () => {
+      const update = changeOf(
+        record('MODIFY', {
+          oldImage: { id: { S: 'n1' }, board: { M: {} } },
+          newImage: { id: { S: 'n1' }, board: { M: {} }, title: { S: 'x' } },
+        }),
+        'Notes',
+      );
+      const { notices: sent, undeliverable } = noticesFor(update, { group: ['board-{board}', 'notes-all'] });
+      expect(sent.map((notice) => `${notice.type} ${notice.group}`)).toEqual(['update notes-all']);
+      expect(undeliverable.map((problem) => problem.group)).toEqual(['board-{board}']);
     });
   });
 });
@@ -294,7 +317,7 @@ describe('the payload limit', () => {
     }),
     'Notes',
   );
-  const notice = noticesFor(big, { object: ['id', 'body'] })[0]!;
+  const notice = noticesFor(big, { object: ['id', 'body'] }).notices[0]!;
   const widest = (fitted: Notice) =>
     Buffer.byteLength(
       JSON.stringify(

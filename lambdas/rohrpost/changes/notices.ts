@@ -33,22 +33,45 @@ export interface Notice {
   readonly object: unknown;
 }
 
+/** A group a change names that can never be sent to: its name, or the template that failed to make one. */
+export interface UndeliverableGroup {
+  readonly group: string;
+  readonly reason: string;
+}
+
+/** What a change sends: a notice per group, and the groups it names that can never be sent to. */
+export interface ChangeNotices {
+  readonly notices: Notice[];
+  readonly undeliverable: UndeliverableGroup[];
+}
+
 /**
  * What each group hears of a change (PROTOCOL.md §4). The groups and the object each come from
  * the most specific source: the hook, then the rule, then the defaults (`<label>-<key>` and
  * the key attributes). Each group sees the change as its own set of items does: an update
  * that moves an item into a group is a `create` there, one that moves it out is a `delete`
- * in the group it left, and an `update` in the groups it stays in.
+ * in the group it left, and an `update` in the groups it stays in. A group that cannot be one
+ * (a name that is not a group name, a template attribute that is no string or number) is set
+ * apart as undeliverable; the change's other groups still hear of it. A hook that returns no
+ * group names at all makes the whole change undeliverable (`UndeliverableChangeError`).
  */
-export function noticesFor(change: Change, rule: NotificationRule, hooks?: NotificationHooks): Notice[] {
-  if (change.expired && rule.expiredItems === 'skip') return [];
-  const groups = groupsOf(change, rule, hooks);
-  if (change.type !== 'update') return noticesOf(change, groups, rule, hooks);
+export function noticesFor(change: Change, rule: NotificationRule, hooks?: NotificationHooks): ChangeNotices {
+  if (change.expired && rule.expiredItems === 'skip') return { notices: [], undeliverable: [] };
+  const after = groupsOf(change, rule, hooks);
+  const groups = after.groups;
+  if (change.type !== 'update') {
+    return { notices: noticesOf(change, groups, rule, hooks), undeliverable: after.undeliverable };
+  }
 
-  const before = change.oldItem ? groupsOf({ ...change, item: change.oldItem }, rule, hooks) : groups;
+  const previous = change.oldItem ? groupsOf({ ...change, item: change.oldItem }, rule, hooks) : after;
+  const before = previous.groups;
+  const undeliverable = [...after.undeliverable];
+  for (const problem of previous.undeliverable) {
+    if (!undeliverable.some((known) => known.group === problem.group)) undeliverable.push(problem);
+  }
   const stayed = groups.filter((group) => before.includes(group));
   const update = stayed.length > 0 ? updateObject(change, rule, hooks) : undefined;
-  return [
+  const notices = [
     ...(update?.send
       ? stayed.map((group): Notice => ({ group, type: 'update', object: update.object }))
       : []),
@@ -65,6 +88,7 @@ export function noticesFor(change: Change, rule: NotificationRule, hooks?: Notif
       hooks,
     ),
   ];
+  return { notices, undeliverable };
 }
 
 /** The same notice of `change` for each group; the object is computed once. */
@@ -111,35 +135,56 @@ function objectOf(change: Change, rule: NotificationRule, hooks: NotificationHoo
   return rule.object ? project(change.item, rule.object) : change.keys;
 }
 
-/** The distinct, valid group names of `change.item`. */
-function groupsOf(change: Change, rule: NotificationRule, hooks: NotificationHooks | undefined): string[] {
-  const named = hooks?.group ? hooks.group(change) : namedByRule(change, rule.group);
-  const groups = typeof named === 'string' ? [named] : named;
-  if (!Array.isArray(groups)) {
+/** The distinct group names of `change.item`, and those it names that can never be groups. */
+function groupsOf(
+  change: Change,
+  rule: NotificationRule,
+  hooks: NotificationHooks | undefined,
+): { groups: string[]; undeliverable: UndeliverableGroup[] } {
+  const undeliverable: UndeliverableGroup[] = [];
+  const named = hooks?.group ? hooks.group(change) : namedByRule(change, rule.group, undeliverable);
+  const names = typeof named === 'string' ? [named] : named;
+  if (!Array.isArray(names)) {
     throw new UndeliverableChangeError(
       `The group hook of table '${change.table}' must return a group name or a list of them, not ${JSON.stringify(named)}.`,
     );
   }
-  for (const group of groups) {
+  const groups: string[] = [];
+  for (const group of names as unknown[]) {
     const problem = groupNameProblem(group);
     if (problem) {
-      throw new UndeliverableChangeError(
-        `Table '${change.table}' names a group for item ${JSON.stringify(change.keys)} that cannot be one. ${problem}`,
-      );
+      undeliverable.push({
+        group: String(group),
+        reason: `Table '${change.table}' names a group for item ${JSON.stringify(change.keys)} that cannot be one. ${problem}`,
+      });
+    } else if (!groups.includes(group as string)) {
+      groups.push(group as string);
     }
   }
-  return [...new Set(groups as string[])];
+  return { groups, undeliverable };
 }
 
-/** The rule's templates filled from the item; a template whose attribute the item lacks names no group. */
-function namedByRule(change: Change, templates: string | readonly string[] | undefined): string[] {
+/**
+ * The rule's templates filled from the item; a template whose attribute the item lacks names no
+ * group, one whose attribute is no string or number is undeliverable.
+ */
+function namedByRule(
+  change: Change,
+  templates: string | readonly string[] | undefined,
+  undeliverable: UndeliverableGroup[],
+): string[] {
   if (templates === undefined) {
     return [`${change.table.toLowerCase()}-${Object.values(change.keys).map(String).join('-')}`];
   }
   const names: string[] = [];
   for (const template of typeof templates === 'string' ? [templates] : templates) {
-    const name = fill(template, change.item, change);
-    if (name !== undefined) names.push(name);
+    try {
+      const name = fill(template, change.item, change);
+      if (name !== undefined) names.push(name);
+    } catch (error) {
+      if (!(error instanceof UndeliverableChangeError)) throw error;
+      undeliverable.push({ group: template, reason: error.message });
+    }
   }
   return names;
 }

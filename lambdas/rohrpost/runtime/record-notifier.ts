@@ -1,7 +1,7 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { changeOf, UndeliverableChangeError } from '../changes/change';
 import type { Change } from '../changes/change';
-import type { Notice, NotificationHooks } from '../changes/notices';
+import type { Notice, NotificationHooks, UndeliverableGroup } from '../changes/notices';
 import { noticesFor } from '../changes/notices';
 import { fitNotice, notificationId, subscriptionUpdate } from '../changes/subscription-update';
 import type { NotificationRule, ResolvedConfig } from '../config';
@@ -13,7 +13,7 @@ import { PostTally } from '../delivery/post-tally';
 import type { Logger } from '../logger';
 import type { GroupPosition } from '../protocol/position';
 import type { MembershipStore } from '../storage/membership';
-import type { DeliveredMessage, Sequencer } from '../storage/sequencer';
+import type { MessagePlace, SequencedMessage, Sequencer } from '../storage/sequencer';
 
 export interface RecordNotifierOptions {
   readonly config: ResolvedConfig;
@@ -28,13 +28,24 @@ export interface RecordNotifierOptions {
   readonly logger: Logger;
 }
 
-/** What became of one record: the messages that reached every member, and the failure if any. */
+/** What became of one record in one attempt. */
 export interface RecordOutcome {
-  /** Messages placed in their group's history that reached every member in this attempt. */
-  readonly delivered: DeliveredMessage[];
+  /** The places its messages got in their groups' histories, and whether each reached every member now. */
+  readonly places: MessagePlace[];
+  /** Messages sent in this attempt. */
+  readonly sent: number;
+  /** Messages an earlier attempt delivered to every member: not sent again. */
+  readonly alreadyDelivered: number;
   /** What became of the posts to members in this attempt, and when they arrived. */
   readonly posts: PostTally;
-  /** Why some or all of the record's messages were not delivered; an `UndeliverableChangeError` never will be. */
+  /** Groups the change names that can never be sent to; its other groups were. */
+  readonly undeliverable: UndeliverableGroup[];
+  /** The groups whose message failed, to be tried again; with `error`. */
+  readonly failedGroups: string[];
+  /**
+   * Why some of the record's messages were not delivered; an `UndeliverableChangeError` when the
+   * whole change can never be (no group can be named at all).
+   */
   readonly error?: unknown;
 }
 
@@ -64,30 +75,55 @@ export class RecordNotifier {
 
   /** Sends the record's messages; never rejects. */
   async notify(record: DynamoDBRecord, limiter: Limiter): Promise<RecordOutcome> {
+    const outcome: RecordOutcome = {
+      places: [],
+      sent: 0,
+      alreadyDelivered: 0,
+      posts: new PostTally(),
+      undeliverable: [],
+      failedGroups: [],
+    };
     let notices: Notice[];
+    const undeliverable: UndeliverableGroup[] = [];
     try {
       const { label, rule } = this.ruleFor(record);
       const change = changeOf(record, label);
-      notices = noticesFor(change, rule, this.hooksByTable.get(label)).map((notice) =>
-        this.fit(notice, change),
-      );
+      const planned = noticesFor(change, rule, this.hooksByTable.get(label));
+      undeliverable.push(...planned.undeliverable);
+      notices = planned.notices.flatMap((notice) => {
+        try {
+          return [this.fit(notice, change)];
+        } catch (error) {
+          if (!(error instanceof UndeliverableChangeError)) throw error;
+          undeliverable.push({ group: notice.group, reason: error.message });
+          return [];
+        }
+      });
     } catch (error) {
-      return { delivered: [], posts: new PostTally(), error };
+      return { ...outcome, error };
     }
-    const posts = new PostTally();
     if (notices.length === 0) {
-      this.options.logger.debug('The change concerns no group: nothing to send', { eventID: record.eventID });
-      return { delivered: [], posts };
+      if (undeliverable.length === 0) {
+        this.options.logger.debug('The change concerns no group: nothing to send', {
+          eventID: record.eventID,
+        });
+      }
+      return { ...outcome, undeliverable };
     }
     const recordId = this.recordId(record);
-    const sent = await Promise.allSettled(
-      notices.map((notice) => this.send(notice, recordId, limiter, posts)),
+    const results = await Promise.all(
+      notices.map((notice) => this.send(notice, recordId, limiter, outcome.posts)),
     );
-    const delivered = sent.flatMap((result) =>
-      result.status === 'fulfilled' && result.value ? [result.value] : [],
-    );
-    const failed = sent.find((result) => result.status === 'rejected');
-    return failed ? { delivered, posts, error: failed.reason } : { delivered, posts };
+    const failed = results.filter((result) => result.error !== undefined);
+    return {
+      places: results.flatMap((result) => result.place ?? []),
+      sent: results.filter((result) => result.error === undefined && !result.alreadyDelivered).length,
+      alreadyDelivered: results.filter((result) => result.alreadyDelivered).length,
+      posts: outcome.posts,
+      undeliverable,
+      failedGroups: failed.map((result) => result.group),
+      ...(failed.length > 0 && { error: failed[0]!.error }),
+    };
   }
 
   private ruleFor(record: DynamoDBRecord): { label: string; rule: NotificationRule } {
@@ -116,33 +152,57 @@ export class RecordNotifier {
     return fitted.notice;
   }
 
+  /**
+   * Places the notice's message and posts it to every member, unless an earlier attempt did.
+   * Never rejects: a failure comes back as `error`, with the message's place when it got one.
+   */
   private async send(
     notice: Notice,
     recordId: string,
     limiter: Limiter,
     tally: PostTally,
-  ): Promise<DeliveredMessage | undefined> {
-    const id = notificationId(recordId, notice.group);
+  ): Promise<SendResult> {
+    const { group } = notice;
+    const id = notificationId(recordId, group);
     const render = (position?: GroupPosition) => JSON.stringify(subscriptionUpdate(notice, id, position));
-    const sequencer = this.options.sequencer();
-    const placed = sequencer && (await sequencer.append(notice.group, recordId, render));
+    let placed: SequencedMessage | undefined;
+    try {
+      placed = await this.options.sequencer()?.append(group, recordId, render);
+    } catch (error) {
+      return { group, alreadyDelivered: false, error };
+    }
+    const place = (delivered: boolean) => placed && { group, recordId, position: placed.position, delivered };
     if (placed?.delivered) {
       this.options.logger.debug('Already delivered by an earlier attempt: not sent again', {
-        group: notice.group,
+        group,
         seq: placed.position.seq,
       });
-      return undefined;
+      return { group, place: place(true), alreadyDelivered: true };
     }
-    await sendToGroup(notice.group, placed?.payload ?? render(), {
-      membership: this.options.membership(),
-      connections: this.options.connections(),
-      limiter,
-      goneConnections: this.options.goneConnections,
-      logger: this.options.logger,
-      tally,
-    });
-    return placed && { group: notice.group, recordId, position: placed.position };
+    try {
+      await sendToGroup(group, placed?.payload ?? render(), {
+        membership: this.options.membership(),
+        connections: this.options.connections(),
+        limiter,
+        goneConnections: this.options.goneConnections,
+        logger: this.options.logger,
+        tally,
+      });
+    } catch (error) {
+      return { group, place: place(false), alreadyDelivered: false, error };
+    }
+    return { group, place: place(true), alreadyDelivered: false };
   }
+}
+
+/** What became of one group's message. */
+interface SendResult {
+  readonly group: string;
+  /** Its place in the group's history, when groups keep one. */
+  readonly place?: MessagePlace;
+  readonly alreadyDelivered: boolean;
+  /** Why it was not delivered: it is tried again with the record. */
+  readonly error?: unknown;
 }
 
 /** The table a record comes from: its stream ARN is `arn:...:table/<name>/stream/<label>`. */

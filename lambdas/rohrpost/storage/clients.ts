@@ -2,6 +2,8 @@ import type { DynamoDBDocument } from '@aws-sdk/lib-dynamodb';
 import type { HistorySettings } from '../environment';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type * as DocumentClientModule from './document-client';
+import type * as FailureLedgerModule from './failure-ledger';
+import type { FailureLedger } from './failure-ledger';
 import type * as HistoryModule from './group-history';
 import type { GroupHistory } from './group-history';
 import type * as MembershipModule from './membership';
@@ -18,6 +20,7 @@ let tableNames: Readonly<Record<string, string>> | undefined;
 let history: { readonly settings: HistorySettings | undefined } | undefined;
 let historyReader: GroupHistory | undefined;
 let historySequencer: Sequencer | undefined;
+let ledger: FailureLedger | undefined;
 
 /**
  * The DynamoDB document client of this Lambda instance, created on first use so that loading
@@ -77,6 +80,17 @@ export function sequencer(): Sequencer | undefined {
     historySequencer = new DynamoDbSequencer(dynamoDb(), settings);
   }
   return historySequencer;
+}
+
+/** Where the notification function counts each stream record's failures: the history table, or memory without one. */
+export function failureLedger(): FailureLedger {
+  if (!ledger) {
+    const settings = historySettings();
+    const { DynamoDbFailureLedger, MemoryFailureLedger } =
+      require('./failure-ledger') as typeof FailureLedgerModule;
+    ledger = settings ? new DynamoDbFailureLedger(dynamoDb(), settings) : new MemoryFailureLedger();
+  }
+  return ledger;
 }
 
 /** The application tables this function may use: label to table name (ROHRPOST_TABLE_NAMES). */

@@ -10,6 +10,9 @@ import type { TableDefinition } from '../config';
  *   `delivered` once every member had it, so that a retried record is neither given a second
  *   place nor, once delivered, sent again.
  *
+ * and, in a partition of its own per failing stream record (the record id as `group`),
+ * `#failures`: how many times the record failed (storage/failure-ledger.ts).
+ *
  * Every item has an expiry: messages after the retention, records after Lambda's last retry,
  * the head after the position lifetime. DynamoDB's TTL deletes them late, so reads filter.
  */
@@ -25,6 +28,9 @@ export const historyTableDefinition: TableDefinition = {
   timeToLiveAttribute: HistoryTable.expiryAttribute,
 };
 
+/** The attributes of a group's head item, beside its key and expiry. */
+export const HeadAttributes = ['epoch', 'top'] as const;
+
 /** Digits of a message key's seq: every safe integer fits, so keys sort in seq order. */
 const SEQ_DIGITS = 16;
 
@@ -32,6 +38,7 @@ export const HistoryKeys = {
   head: '#head',
   message: (seq: number) => `m#${String(seq).padStart(SEQ_DIGITS, '0')}`,
   record: (recordId: string) => `r#${recordId}`,
+  failures: '#failures',
 } as const;
 
 /** A group's head item, as stored. */

@@ -19,11 +19,12 @@ export interface SequencedMessage {
   readonly delivered: boolean;
 }
 
-/** A record's message to a group that reached every member. */
-export interface DeliveredMessage {
+/** The place a record's message to a group got, and whether it reached every member. */
+export interface MessagePlace {
   readonly group: string;
   readonly recordId: string;
   readonly position: GroupPosition;
+  readonly delivered: boolean;
 }
 
 /** Gives each stream record's message to a group its place in the group's history. */
@@ -38,8 +39,12 @@ export interface Sequencer {
     recordId: string,
     render: (position: GroupPosition) => string,
   ): Promise<SequencedMessage>;
-  /** Remembers that these messages reached every member, so that a retried batch does not send them again. */
-  markDelivered(messages: readonly DeliveredMessage[]): Promise<void>;
+  /**
+   * Remembers these places for `lifetimeSeconds` (the record lifetime by default): a record sent
+   * again (a retried batch, a redrive from the dead-letter queue) gets its place back, and what
+   * reached every member is not sent again.
+   */
+  remember(places: readonly MessagePlace[], lifetimeSeconds?: number): Promise<void>;
 }
 
 export interface DynamoDbSequencerOptions {
@@ -115,19 +120,19 @@ export class DynamoDbSequencer implements Sequencer {
     });
   }
 
-  async markDelivered(messages: readonly DeliveredMessage[]): Promise<void> {
-    const expiresAt = epochSeconds(this.now) + this.settings.recordLifetimeSeconds;
+  async remember(places: readonly MessagePlace[], lifetimeSeconds?: number): Promise<void> {
+    const expiresAt = epochSeconds(this.now) + (lifetimeSeconds ?? this.settings.recordLifetimeSeconds);
     await batchWrite(
       this.client,
       this.settings.tableName,
-      messages.map(({ group, recordId, position }) => ({
+      places.map(({ group, recordId, position, delivered }) => ({
         PutRequest: {
           Item: {
             [HistoryTable.groupAttribute]: group,
             [HistoryTable.keyAttribute]: HistoryKeys.record(recordId),
             epoch: position.epoch,
             seq: position.seq,
-            delivered: true,
+            ...(delivered && { delivered }),
             [HistoryTable.expiryAttribute]: expiresAt,
           },
         },
@@ -180,7 +185,7 @@ export class DynamoDbSequencer implements Sequencer {
         }
         continue;
       }
-      for (const [group, head] of next) this.remember(group, head);
+      for (const [group, head] of next) this.rememberHead(group, head);
       for (const { waiting, position, payload } of placing)
         waiting.resolve({ position, payload, delivered: false });
       batch.length = 0;
@@ -235,7 +240,7 @@ export class DynamoDbSequencer implements Sequencer {
       const reason = reasons[i];
       if (reason?.Code !== 'ConditionalCheckFailed') return;
       const fresh = liveHead(reason.Item && unmarshall(reason.Item), now);
-      if (fresh) this.remember(group, fresh);
+      if (fresh) this.rememberHead(group, fresh);
       else this.heads.delete(group);
     });
     return placing.flatMap(({ waiting }, i) => {
@@ -266,11 +271,11 @@ export class DynamoDbSequencer implements Sequencer {
       }),
     );
     const head = liveHead(Item, now);
-    if (head) this.remember(group, head);
+    if (head) this.rememberHead(group, head);
     return head;
   }
 
-  private remember(group: string, head: Head): void {
+  private rememberHead(group: string, head: Head): void {
     this.heads.delete(group);
     this.heads.set(group, head);
     if (this.heads.size > HEAD_CACHE_SIZE) this.heads.delete(this.heads.keys().next().value!);

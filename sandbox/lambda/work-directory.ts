@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A fresh folder for this sandbox's function bundles, inside the project (so that the bundles'
- * imports of packages resolve): `node_modules/.cache/rohrpost-sandbox/<pid>-<random>`. Folders
- * left by sandboxes that were killed (`kill -9` skips their cleanup) are removed first: their
- * process is gone.
+ * A fresh folder for this sandbox's function code, outside any project (so that a bundle can
+ * resolve nothing but what it carries, as in Lambda): `<tmp>/rohrpost-sandbox/<pid>-<random>`.
+ * Folders left by sandboxes that were killed (`kill -9` skips their cleanup) are removed first:
+ * their process is gone.
  */
-export function createBuildDirectory(projectRoot: string): string {
-  const parent = join(projectRoot, 'node_modules', '.cache', 'rohrpost-sandbox');
+export function createWorkDirectory(): string {
+  const parent = join(tmpdir(), 'rohrpost-sandbox');
   mkdirSync(parent, { recursive: true });
   for (const name of readdirSync(parent)) {
     const owner = /^(\d+)-/.exec(name)?.[1];

@@ -1,10 +1,9 @@
 /** Messages between the sandbox and a function's worker thread. */
 
 export interface WorkerData {
-  /** The bundled JavaScript file to load. */
-  readonly bundle: string;
-  /** The TypeScript entry it was built from, for messages. */
-  readonly entry: string;
+  /** The folder of the function's code, as Lambda unpacks it (`/var/task`). */
+  readonly directory: string;
+  /** `<file>.<export>`, as Lambda reads it: `index.handler`. */
   readonly handler: string;
   readonly functionName: string;
   readonly memorySize: number;

@@ -1,9 +1,11 @@
 /**
- * The Lambda runtime inside a sandbox worker thread: loads one bundled function, then runs the
- * invocations the parent sends, with a Lambda-like context, returning JSON-serialised results.
+ * The Lambda runtime inside a sandbox worker thread: loads one function's code from its folder
+ * (`index.js` for the handler `index.handler`), as Lambda loads it from /var/task, then runs
+ * the invocations the parent sends, with a Lambda-like context, returning JSON-serialised results.
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InvocationRequest, WorkerData, WorkerMessage } from './function-protocol';
 import { serializeError } from './function-protocol';
@@ -15,10 +17,13 @@ const send = (message: WorkerMessage) => port.postMessage(message);
 type Handler = (event: unknown, context: object) => unknown;
 
 function load(): Handler {
-  const loaded = createRequire(data.bundle)(data.bundle) as Record<string, unknown>;
-  const handler = loaded[data.handler];
+  const separator = data.handler.lastIndexOf('.');
+  const [file, name] = [data.handler.slice(0, separator), data.handler.slice(separator + 1)];
+  const module = join(data.directory, file);
+  const loaded = createRequire(module)(module) as Record<string, unknown>;
+  const handler = loaded[name];
   if (typeof handler !== 'function') {
-    throw new Error(`${data.entry} exports no function named '${data.handler}'.`);
+    throw new Error(`Runtime.HandlerNotFound: ${data.handler} is undefined or not exported.`);
   }
   return handler as Handler;
 }
