@@ -22,7 +22,8 @@ export function createBuildDirectory(projectRoot: string): string {
   return directory;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` is alive. */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
