@@ -8,6 +8,7 @@ import config from '../rohrpost.config';
 import { consoleReporter } from './console-reporter';
 import { JavaMissingError } from './dynamodb-local';
 import { METRICS_PATH } from './metrics-summary';
+import { publishRunningSandbox } from './running-sandbox';
 import type { Sandbox } from './sandbox';
 import { startSandbox } from './sandbox';
 
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  publishRunningSandbox(sandbox);
   const tables = Object.values(sandbox.tableNames).join(', ');
   process.stdout.write(
     `\nrohrpost sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n` +

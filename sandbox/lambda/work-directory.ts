@@ -23,7 +23,8 @@ export function createWorkDirectory(): string {
   return directory;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` is alive. */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,11 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RUNNING_SANDBOXES_VARIABLE } from '../../sandbox/running-sandbox';
 import { TestSocket } from '../support/socket';
 import { eventually } from '../support/recording-reporter';
 import { isRunning, processesMatching } from '../support/processes';
+import type { Update } from '../support/updates';
 
 /** `npm start` as a user runs it: a separate process, stopped by a signal. */
 const root = join(__dirname, '../..');
@@ -19,6 +21,15 @@ interface Started {
   dynamodbPort: string;
 }
 
+/**
+ * Where this file's sandboxes say where they are, and where `npm run table` looks for them:
+ * a folder of their own, so that a sandbox the developer runs meanwhile is neither used nor hidden.
+ */
+const runningSandboxes = mkdtempSync(join(tmpdir(), 'running-sandboxes-'));
+const environment = { ...process.env, [RUNNING_SANDBOXES_VARIABLE]: runningSandboxes };
+afterAll(() => rmSync(runningSandboxes, { recursive: true, force: true }));
+const published = (child: ChildProcess) => join(runningSandboxes, `${child.pid}.json`);
+
 /** Every process a test starts, killed after it if it is still running (a failed test included). */
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -27,7 +38,11 @@ afterEach(() => {
 });
 
 async function startCli(...args: string[]): Promise<Started> {
-  const child = spawn(...node(['--port', '0', ...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...node(['--port', '0', ...args]), {
+    cwd: root,
+    env: environment,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -39,6 +54,8 @@ async function startCli(...args: string[]): Promise<Started> {
   return { child, output: () => output, websocketUrl, dynamodbPort };
 }
 
+const NO_SANDBOX = 'No sandbox is running: start it with npm start\n';
+
 const buildParent = join(tmpdir(), 'rohrpost-sandbox');
 const buildFolders = () => readdirSync(buildParent).map((name) => join(buildParent, name));
 
@@ -46,6 +63,27 @@ const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) =>
     child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
   );
+
+interface Finished {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command line to its end, as a user's shell would, with this file's environment. */
+async function shell(commandLine: string): Promise<Finished> {
+  const child = spawn('sh', ['-c', commandLine], { cwd: root, env: environment });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { status: await exited(child), stdout, stderr };
+}
+
+/** `npm run table -- <args>`, each argument quoted for the shell. */
+const table = (...args: string[]) =>
+  shell(['node --import tsx sandbox/table-cli.ts', ...args.map((arg) => `'${arg}'`)].join(' '));
 
 describe('npm start', () => {
   test('prints the endpoints, serves ping (npm run client too), and SIGTERM stops it and DynamoDB Local', async () => {
@@ -73,8 +111,18 @@ describe('npm start', () => {
     client.stdin.end();
     expect(await exited(client)).toBe(0);
 
+    // Where it is, for npm run table: as it printed it, until it stops.
+    const running = JSON.parse(readFileSync(published(started.child), 'utf8')) as Record<string, unknown>;
+    expect(running).toMatchObject({
+      pid: started.child.pid,
+      websocketUrl: started.websocketUrl,
+      dynamodbEndpoint: `http://127.0.0.1:${started.dynamodbPort}`,
+      tableNames: { notes: 'notes', membership: 'rohrpost-membership' },
+    });
+
     started.child.kill('SIGTERM');
     expect(await exited(started.child)).toBe(0);
+    expect(existsSync(published(started.child))).toBe(false);
     expect((await socket.closed).code).toBe(1001);
     await eventually(
       () => processesMatching(`DynamoDBLocal.jar.*-port ${started.dynamodbPort}`).length === 0,
@@ -91,9 +139,13 @@ describe('npm start', () => {
     await exited(started.child);
     await eventually(() => java.every((pid) => !isRunning(pid)), 10_000);
     expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(true);
+    // Its file is left behind, and ignored: its process is gone.
+    expect(existsSync(published(started.child))).toBe(true);
+    expect(await table('list')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
 
     const next = await startCli('--quiet');
     expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(false);
+    expect(existsSync(published(started.child))).toBe(false);
     next.child.kill('SIGTERM');
     await exited(next.child);
   }, 90_000);
@@ -112,4 +164,97 @@ describe('npm start', () => {
     expect(result.stderr).toContain("--port must be a port number from 0 to 65535, not 'eighty'.");
     expect(result.stderr).toContain('Usage: npm start');
   });
+});
+
+describe('npm run table', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+  test('without a running sandbox, says how to start one', async () => {
+    expect(await table('scan', 'notes')).toEqual({ status: 1, stdout: '', stderr: NO_SANDBOX });
+  });
+
+  test("writes, reads and deletes the sandbox's items in JSON; subscribers hear of its writes", async () => {
+    const started = await startCli('--quiet');
+    const alice = await TestSocket.open(started.websocketUrl);
+    const subscribed = await alice.askJson({
+      id: 1,
+      type: 'subscribe',
+      data: { type: 'note', id: 'welcome' },
+    });
+    expect(subscribed).toMatchObject({ id: 1, data: { group: 'note-welcome', seq: 0 } });
+
+    const listed = await table('list');
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/^notes\s+key: id \(string\)\s+stream: writes notify subscribers$/m);
+    expect(listed.stdout).toMatch(
+      /^rohrpost-membership\s+key: group \(string\) and connectionId \(string\)$/m,
+    );
+    expect(listed.stdout).toMatch(/^rohrpost-history\s+key: group \(string\) and key \(string\)$/m);
+
+    // The README's walkthrough, word for word: npm finds the script, the shell keeps the quotes.
+    const readmePut = /^\$ (npm run table -- put notes .*)$/m.exec(readme)?.[1];
+    expect(readmePut).toBeDefined();
+    const put = await shell(readmePut!);
+    expect(put).toMatchObject({ status: 0, stderr: '' });
+    expect(put.stdout).toContain('Put {"id":"welcome"} into notes.\n');
+    const created = await alice.nextJson<Update>();
+    expect(created.data).toMatchObject({
+      type: 'create',
+      object: { id: 'welcome', title: 'Written straight to DynamoDB' },
+      seq: 1,
+    });
+
+    const got = await table('get', 'notes', '{"id": "welcome"}');
+    expect(got.status).toBe(0);
+    expect(JSON.parse(got.stdout)).toEqual({ id: 'welcome', title: 'Written straight to DynamoDB' });
+    expect(await table('scan', 'notes')).toEqual({
+      status: 0,
+      stdout: '{"id":"welcome","title":"Written straight to DynamoDB"}\n',
+      stderr: '1 item in notes\n',
+    });
+    // The history table, by its name: the message Alice received, under its seq.
+    const history = await table('scan', 'rohrpost-history');
+    expect(history.stdout).toContain('"group":"note-welcome","key":"m#0000000000000001"');
+
+    expect(await table('delete', 'notes', '{"id": "welcome"}')).toMatchObject({
+      status: 0,
+      stdout: 'Deleted {"id":"welcome"} from notes.\n',
+    });
+    expect((await alice.nextJson<Update>()).data).toMatchObject({ type: 'delete', seq: 2 });
+    expect(await table('get', 'notes', '{"id": "welcome"}')).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: 'notes has no item {"id":"welcome"}.\n',
+    });
+
+    // Mistakes, on the same sandbox: each gets an error that says what to do, and no stack trace.
+    const mistakes: Array<[string[], string]> = [
+      [
+        ['put', 'nots', '{"id": "n1"}'],
+        "The sandbox has no table 'nots'. Its tables: notes, rohrpost-membership, rohrpost-history.",
+      ],
+      [['put', 'notes', '{id: n1}'], `The item is not valid JSON`],
+      [
+        ['put', 'notes', '{"title": "Hi"}'],
+        `The item has no 'id': the key of notes is id (string). Give it, like npm run table -- put notes '{"id": "..."}'`,
+      ],
+      [['put', 'notes', '{"id": 1}'], "'id' in the item is 1, but the key of notes is a string"],
+      [['get', 'notes', '{"id": "n1", "title": "Hi"}'], "The key of notes is id (string), without 'title'"],
+    ];
+    for (const [args, message] of mistakes) {
+      const result = await table(...args);
+      expect(result).toMatchObject({ status: 1, stdout: '' });
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+    const usage = await table('put', 'notes');
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('put takes <table> <item>: npm run table -- put <table> <item>');
+    expect(usage.stderr).toContain('Usage: npm run table');
+
+    await alice.close();
+    started.child.kill('SIGTERM');
+    expect(await exited(started.child)).toBe(0);
+    expect(await table('list')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
+  }, 90_000);
 });
