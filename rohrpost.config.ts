@@ -4,7 +4,7 @@ import { defineConfig } from './lambdas/rohrpost';
 export default defineConfig({
   websocket: { entry: 'lambdas/websocket.ts' },
   // Sign-in with Cognito (or any OIDC provider): every connection then needs a token. Locally,
-  // `npm run token -- alice` mints one (README, "Who may connect").
+  // the demo page signs you in, and `npm run token -- alice` mints one (README, "Who may connect").
   // authorizer: {
   //   jwt: {
   //     issuer: 'https://cognito-idp.<region>.amazonaws.com/<user pool id>',

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import type { CryptoKey, JWK } from 'jose';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import type { JwtSettings } from '../lambdas/rohrpost/deploy';
+import type { TokenIssuer } from './sign-in';
+import { serveSignIn } from './sign-in';
 
 /** The `iss` of the tokens the sandbox issues. */
 export const LOCAL_ISSUER = 'rohrpost-sandbox';
@@ -22,9 +24,10 @@ export interface MintOptions {
 /**
  * The identity provider of the sandbox, where there is no Cognito: its signing key (an ES256
  * key pair kept in `node_modules/.cache`, so that `npm run token` and a running sandbox share
- * it), its JWKS endpoint, and tokens for any user, for the audience the configuration expects.
+ * it), its JWKS endpoint, and tokens for any user, for the audience the configuration expects,
+ * also to the demo page (sign-in.ts).
  */
-export class LocalIssuer {
+export class LocalIssuer implements TokenIssuer {
   private constructor(
     private readonly privateKey: CryptoKey,
     private readonly publicJwk: JWK,
@@ -51,6 +54,11 @@ export class LocalIssuer {
     return { ...this.settings, issuer: LOCAL_ISSUER, jwksUri: `${origin}${LOCAL_JWKS_PATH}` };
   }
 
+  /** The query parameter the authorizer reads tokens from. */
+  get tokenParameter(): string {
+    return this.settings.queryParameter;
+  }
+
   /** A signed token for `subject`, for the configured audience (or client id). */
   async mint(subject: string, options: MintOptions = {}): Promise<string> {
     const { audience, clientId } = this.settings;
@@ -73,9 +81,11 @@ export class LocalIssuer {
     return jwt.sign(this.privateKey);
   }
 
-  /** Serves the JWKS; false, having written nothing, for any other request. */
+  /** Serves the JWKS and the demo page's sign-in; false, having written nothing, for any other request. */
   serve(request: IncomingMessage, response: ServerResponse): boolean {
-    if (request.method !== 'GET' || request.url !== LOCAL_JWKS_PATH) return false;
+    if (request.method !== 'GET' || request.url !== LOCAL_JWKS_PATH) {
+      return serveSignIn(request, response, this);
+    }
     response
       .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=600' })
       .end(JSON.stringify({ keys: [{ ...this.publicJwk, alg: ALGORITHM, use: 'sig' }] }));

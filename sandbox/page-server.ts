@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { BuildContext } from 'esbuild';
 import * as esbuild from 'esbuild';
+import { serveSignIn } from './sign-in';
 
 /**
  * A web page served at the sandbox's root, on the WebSocket's port: a folder's `index.html` at
@@ -42,8 +43,13 @@ export class PageServer {
     return page;
   }
 
-  /** Serves `GET /` and `GET /app.js`; returns false, having written nothing, for anything else. */
+  /**
+   * Serves `GET /`, `GET /app.js`, and the page's sign-in for a sandbox without
+   * `authorizer.jwt`: with it, the local issuer answers first (the gateway asks its services
+   * before the page). Returns false, having written nothing, for anything else.
+   */
   serve(request: IncomingMessage, response: ServerResponse): boolean {
+    if (serveSignIn(request, response, undefined)) return true;
     if (request.method !== 'GET' && request.method !== 'HEAD') return false;
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/' || path === '/index.html') {

@@ -33,9 +33,9 @@ export class SandboxTables {
    * rohrpost.config.ts, the membership and history tables by their names.
    */
   names(): Map<string, string> {
-    const { membership, history: _history, ...labelled } = this.sandbox.tableNames;
+    const { membership, history, ...labelled } = this.sandbox.tableNames;
     const names = new Map(Object.entries(labelled));
-    for (const name of [membership, this.sandbox.historyTable]) if (name) names.set(name, name);
+    for (const name of [membership, history]) if (name) names.set(name, name);
     return names;
   }
 

@@ -63,8 +63,17 @@ export interface ServerMessage {
 export interface ClientEvents {
   /** A connection opened; `rollover` when it replaces one ahead of the 2-hour limit. */
   open: { readonly rollover: boolean };
-  /** The connection closed; unless the client was closed, it reconnects. */
-  close: { readonly code: number; readonly reason: string; readonly willReconnect: boolean };
+  /**
+   * The connection closed; unless the client was closed, it reconnects. `opened` is false when
+   * it never opened: its handshake was refused (by the `$connect` authorizer, say) or the server
+   * was unreachable, which a browser cannot tell apart (both close with 1006).
+   */
+  close: {
+    readonly code: number;
+    readonly reason: string;
+    readonly willReconnect: boolean;
+    readonly opened: boolean;
+  };
   /** The next connection attempt is scheduled. */
   reconnecting: { readonly attempt: number; readonly delayMs: number };
   /** A resubscribe after a reconnect: whether the messages missed meanwhile were all delivered. */
@@ -268,7 +277,7 @@ export class RohrpostClient {
     clearTimeout(this.keepAliveTimer);
     clearTimeout(this.rolloverTimer);
     const willReconnect = !this.isClosed && this.options.reconnect !== false;
-    this.emitter.emit('close', { code, reason, willReconnect });
+    this.emitter.emit('close', { code, reason, willReconnect, opened: connection.opened });
     if (this.isClosed) return;
     this.current = undefined;
     // A successor being subscribed takes over when it is done; otherwise, reconnect.

@@ -29,12 +29,16 @@ export interface ConnectionEvents {
  */
 export class Connection {
   private closed = false;
+  private openedValue = false;
 
   constructor(
     private readonly socket: WebSocketLike,
     private readonly events: ConnectionEvents,
   ) {
-    socket.onopen = () => events.open(this);
+    socket.onopen = () => {
+      this.openedValue = true;
+      events.open(this);
+    };
     socket.onmessage = ({ data }: { readonly data: unknown }) => {
       // A socket the client gave up on may still deliver during its closing handshake: not to us.
       if (this.closed) return;
@@ -52,6 +56,11 @@ export class Connection {
     socket.onclose = ({ code, reason }: { readonly code: number; readonly reason: string }) =>
       this.ended(code, reason);
     socket.onerror = () => undefined; // a close event follows every error
+  }
+
+  /** Whether the handshake ever completed. */
+  get opened(): boolean {
+    return this.openedValue;
   }
 
   get isOpen(): boolean {

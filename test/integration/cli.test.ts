@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUNNING_SANDBOXES_VARIABLE } from '../../sandbox/running-sandbox';
-import { TestSocket } from '../support/socket';
-import { eventually } from '../support/recording-reporter';
+import { useFixtureSandbox } from '../support/fixture-sandbox';
 import { isRunning, processesMatching } from '../support/processes';
+import { eventually } from '../support/recording-reporter';
+import { TestSocket } from '../support/socket';
 import type { Update } from '../support/updates';
 
 /** `npm start` as a user runs it: a separate process, stopped by a signal. */
@@ -258,3 +259,53 @@ describe('npm run table', () => {
     expect(await table('list')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
   }, 90_000);
 });
+
+describe('npm run client', () => {
+  const fixture = useFixtureSandbox();
+
+  test('sends lines piped in before it connected, in order, and closes once they are all answered', async () => {
+    const client = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'sandbox/client-cli.ts', fixture.sandbox.websocketUrl],
+      { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    children.push(client);
+    let output = '';
+    client.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    client.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const lines = [
+      '{"id": "a", "type": "ping"}',
+      'not json',
+      '{"id": "b", "type": "slow", "data": {"ms": 300}}',
+      '{"id": "c", "type": "multi", "data": {"count": 2}}',
+    ];
+    // As `printf ... | npm run client`: the whole input, and its end, are there before the connection opens.
+    client.stdin.end(`${lines.join('\n')}\n`);
+
+    expect(await exited(client)).toBe(0);
+    const printed = output.split('\n');
+    expect(printed[0]).toBe(`Connected to ${fixture.sandbox.websocketUrl}.`);
+    // The sandbox serves frames concurrently, so replies may come in any order; the close comes last.
+    expect(printed.slice(1, -2).sort()).toEqual(
+      [
+        '< {"id":"a","type":"pong"}',
+        `< ${JSON.stringify({ error: `Could not decode JSON message. Error: ${errorOf('not json')}` })}`,
+        '< {"id":"b","type":"slow"}',
+        '< {"id":1,"type":"step"}',
+        '< {"id":"c","type":"multi","data":{"steps":2}}',
+      ].sort(),
+    );
+    expect(printed.slice(-2)).toEqual(['Closed: 1000', '']);
+    const received = fixture.reporter.lines.filter((line) => line.startsWith('frame in '));
+    expect(received.map((line) => line.split(' ').slice(3).join(' '))).toEqual(lines);
+  }, 30_000);
+});
+
+function errorOf(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`${text} is valid JSON`);
+}

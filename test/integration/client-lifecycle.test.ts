@@ -141,7 +141,7 @@ describe('the client against a scripted server', () => {
     expect(rohrpost.state).toBe('closed');
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(scripted.connections).toHaveLength(1);
-    expect(closes).toEqual([{ code: 1000, reason: 'client closed', willReconnect: false }]);
+    expect(closes).toEqual([{ code: 1000, reason: 'client closed', willReconnect: false, opened: true }]);
   });
 
   test('an idle connection is pinged, and one whose ping goes unanswered is replaced', async () => {
@@ -156,7 +156,12 @@ describe('the client against a scripted server', () => {
     await eventually(() => first.received.filter((m) => m.type === 'ping').length >= 2);
     answer = false;
     await scripted.connection(2);
-    expect(closes[0]).toEqual({ code: 4000, reason: 'keep-alive ping unanswered', willReconnect: true });
+    expect(closes[0]).toEqual({
+      code: 4000,
+      reason: 'keep-alive ping unanswered',
+      willReconnect: true,
+      opened: true,
+    });
   });
 
   test('reconnects back off exponentially with full jitter, and a stable connection resets them', async () => {
@@ -174,6 +179,21 @@ describe('the client against a scripted server', () => {
       expect(delayMs).toBeGreaterThanOrEqual(0);
       expect(delayMs).toBeLessThan(Math.min(40, 20 * 2 ** i));
     }
+  });
+
+  test('a close says whether the connection ever opened: a refused handshake never did', async () => {
+    const scripted = await server();
+    scripted.refuseNext = 2;
+    const rohrpost = client(scripted.url, { reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
+    const closes = events(rohrpost, 'close');
+    await eventually(() => rohrpost.state === 'open');
+    (await scripted.connection(1)).socket.terminate();
+    await eventually(() => closes.length === 3);
+    expect(closes.map(({ code, opened }) => ({ code, opened }))).toEqual([
+      { code: 1006, opened: false },
+      { code: 1006, opened: false },
+      { code: 1006, opened: true },
+    ]);
   });
 
   test('a listener that throws does not stop the others, and is reported as an error', async () => {

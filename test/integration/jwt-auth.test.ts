@@ -145,4 +145,62 @@ describe('authorizer.jwt', () => {
     },
     15_000,
   );
+
+  describe("the demo page's sign-in, which only the sandbox serves", () => {
+    const at = (path: string) => `${fixture.sandbox.gateway.origin}${path}`;
+    const post = (body: string, contentType = 'application/json') =>
+      fetch(at('/.sandbox/token'), { method: 'POST', headers: { 'content-type': contentType }, body });
+
+    test('GET /.sandbox/auth says that connections need a token, and in which parameter', async () => {
+      const response = await fetch(at('/.sandbox/auth'));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ jwt: true, tokenParameter: 'token' });
+    });
+
+    test('POST /.sandbox/token mints a token for the user, which opens a connection as that user', async () => {
+      const response = await post('{"user": "alice"}');
+      expect(response.status).toBe(200);
+      const { user, token, expiresAt } = (await response.json()) as Record<string, string>;
+      expect(user).toBe('alice');
+      const claims = JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString()) as {
+        exp: number;
+      };
+      expect(claims.exp * 1000).toBe(Date.parse(expiresAt!));
+      const socket = await TestSocket.open(url(token));
+      const { data } = await socket.askJson<{ data: { identity: Record<string, unknown> } }>({
+        id: 1,
+        type: 'whoami',
+      });
+      expect(data.identity).toMatchObject({ principalId: 'alice', sub: 'alice' });
+      await socket.close();
+    });
+
+    const userRule = "Field 'user' must be a user name: 1 to 64 letters, digits or the characters . _ @ + -";
+    test.each<[string, number, string, () => Promise<Response>]>([
+      ['an empty user', 400, userRule, () => post('{"user": ""}')],
+      ['a user that is no string', 400, userRule, () => post('{"user": 5}')],
+      ['a user with a space', 400, userRule, () => post('{"user": "alice smith"}')],
+      ['a user of 65 characters', 400, userRule, () => post(JSON.stringify({ user: 'a'.repeat(65) }))],
+      ['no JSON', 400, 'The request is not JSON: send {"user": "<name>"}.', () => post('user=alice')],
+      [
+        'JSON sent as another type',
+        415,
+        'Send {"user": "<name>"} as content-type application/json.',
+        () => post('{"user": "alice"}', 'text/plain'),
+      ],
+      [
+        'a body over 1 KB',
+        413,
+        'The request is over 1024 bytes: send {"user": "<name>"}.',
+        () => post(JSON.stringify({ user: 'alice', padding: 'x'.repeat(2_000) })),
+      ],
+      ['GET on the token path', 405, 'Use POST.', () => fetch(at('/.sandbox/token'))],
+      ['POST on the auth path', 405, 'Use GET.', () => fetch(at('/.sandbox/auth'), { method: 'POST' })],
+    ])('%s is answered %i with a JSON error', async (_case, status, error, request) => {
+      const response = await request();
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      expect(await response.json()).toEqual({ error });
+    });
+  });
 });

@@ -96,15 +96,28 @@ describe('PROTOCOL.md §3: the built-in ping', () => {
     },
   );
 
-  test.each(['9007199254740991', '-9007199254740991', '0.1', '1.5e-7', '"9007199254740993"'])(
-    'the id %s, which JSON.stringify gives back as the client meant it, is echoed',
-    async (id) => {
-      expect(JSON.parse((await send(`{"id": ${id}, "type": "ping"}`))!)).toEqual({
-        id: JSON.parse(id),
-        type: 'pong',
-      });
-    },
-  );
+  test.each([
+    ['9007199254740991', '9007199254740991'],
+    ['-9007199254740991', '-9007199254740991'],
+    ['0.1', '0.1'],
+    ['1.5e-7', '1.5e-7'],
+    ['0.30000000000000004', '0.30000000000000004'],
+    ['5e-324', '5e-324'],
+    ['"9007199254740993"', '"9007199254740993"'],
+    ['"1e-400"', '"1e-400"'],
+    // The same number, spelled as JavaScript spells it.
+    ['1.0', '1'],
+    ['1E3', '1000'],
+    ['-2.50e-3', '-0.0025'],
+    ['0.0', '0'],
+    ['[1e2, {"n": 0.10}]', '[100,{"n":0.1}]'],
+  ])('the id %s, whose value JSON.stringify gives back, is echoed as %s', async (id, echoed) => {
+    expect(await send(`{"id": ${id}, "type": "ping"}`)).toBe(`{"id":${echoed},"type":"pong"}`);
+  });
+
+  const inexactId =
+    "Field 'id' holds a number that cannot be echoed exactly (an integer beyond 2^53-1, " +
+    "a number beyond a double's range or precision, or -0): send it as a string.";
 
   test.each([
     '9007199254740993',
@@ -112,14 +125,36 @@ describe('PROTOCOL.md §3: the built-in ping', () => {
     '1e400',
     '-1e400',
     '-0',
+    '-0.0e7',
+    // Underflowing to 0 (or to the nearest subnormal).
+    '1e-400',
+    '0.1e-9999',
+    '-1e-400',
+    '4.9e-324',
+    // More digits than a double keeps: they would come back as another number.
+    '0.10000000000000001',
+    '1.00000000000000000001',
+    '123456789.123456789',
     '[1, 9007199254740993]',
     '{"n": -0}',
+    '[0.5, {"n": [1e-400]}]',
   ])('the id %s cannot be echoed exactly and is refused with an error that says so', async (id) => {
-    expect(JSON.parse((await send(`{"id": ${id}, "type": "ping"}`))!)).toEqual({
-      error:
-        "Field 'id' holds a number that cannot be echoed exactly (an integer beyond 2^53-1, " +
-        'an infinite number or -0): send it as a string.',
-    });
+    expect(JSON.parse((await send(`{"id": ${id}, "type": "ping"}`))!)).toEqual({ error: inexactId });
+  });
+
+  test.each([
+    ['the last of two ids counts, as for JSON.parse', '{"id": 1e-400, "id": 7, "type": "ping"}', true],
+    ['the last of two ids counts, as for JSON.parse', '{"id": 7, "type": "ping", "id": 1e-400}', false],
+    ['an escaped key is the id', '{"\\u0069d": 1e-400, "type": "ping"}', false],
+    ['an id deeper in the message is not the id', '{"data": {"id": 1e-400}, "id": 7, "type": "ping"}', true],
+    [
+      'strings before the id may hold quotes and brackets',
+      '{"type": "ping", "data": ["a \\"} ] 1e-400", {"x": "\\\\"}], "id": 1e-400}',
+      false,
+    ],
+  ])('%s: %s', async (_case, body, echoed) => {
+    const reply = JSON.parse((await send(body))!) as Record<string, unknown>;
+    expect(reply).toEqual(echoed ? expect.objectContaining({ id: 7, type: 'pong' }) : { error: inexactId });
   });
 
   test('a message nested deeper than 100 levels is refused with a clear error, not an internal one', async () => {

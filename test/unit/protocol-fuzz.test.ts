@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { handler } from '../../lambdas/websocket';
+import { ProtocolErrors } from '../../lambdas/rohrpost/protocol/request';
 import { frame } from '../support/events';
 
 /**
@@ -94,6 +95,65 @@ describe('arbitrary input never crashes the websocket Lambda', () => {
         checkReplyTo(`{"id": ${JSON.stringify(id)}, "type": "ping", "__proto__": ${JSON.stringify(proto)}}`),
       ),
       runs,
+    );
+  });
+});
+
+/**
+ * The exact value of a JSON number's text, as a fraction of BigInts: an oracle for "the same
+ * number" that shares nothing with the handler's own check, which compares digit strings.
+ */
+function exactValue(text: string): { numerator: bigint; denominator: bigint } {
+  const [, mantissa, exponent = '0'] = /^(-?[\d.]+)(?:[eE]([+-]?\d+))?$/.exec(text)!;
+  const [whole, fraction = ''] = mantissa!.split('.');
+  const power = BigInt(exponent) - BigInt(fraction.length);
+  const digits = BigInt(`${whole}${fraction}`);
+  return power >= 0n
+    ? { numerator: digits * 10n ** power, denominator: 1n }
+    : { numerator: digits, denominator: 10n ** -power };
+}
+
+function sameNumber(a: string, b: string): boolean {
+  const [x, y] = [exactValue(a), exactValue(b)];
+  const negativeZero = (text: string, value: typeof x) => text.startsWith('-') && value.numerator === 0n;
+  return (
+    x.numerator * y.denominator === y.numerator * x.denominator && negativeZero(a, x) === negativeZero(b, y)
+  );
+}
+
+/** JSON number texts around the edges of doubles: long digit strings, exponents near ±308 and -324, zeros. */
+const numberText = fc
+  .tuple(
+    fc.constantFrom('', '-'),
+    fc.oneof(fc.constant('0'), fc.stringMatching(/^[1-9]\d{0,24}$/)),
+    fc.option(fc.stringMatching(/^\d{1,24}$/), { nil: undefined }),
+    fc.option(fc.tuple(fc.constantFrom('e', 'E'), fc.constantFrom('', '+', '-'), fc.nat(420)), {
+      nil: undefined,
+    }),
+  )
+  .map(
+    ([sign, whole, fraction, exponent]) =>
+      `${sign}${whole}${fraction === undefined ? '' : `.${fraction}`}${exponent?.join('') ?? ''}`,
+  );
+
+describe('a number id comes back as the same number, or is refused', () => {
+  test('arbitrary number texts, as an id and inside one', async () => {
+    await fc.assert(
+      fc.asyncProperty(numberText, fc.boolean(), async (text, nested) => {
+        const id = nested ? `{"n": [${text}]}` : text;
+        const { body } = await handler(frame(`{"type": "ping", "id": ${id}}`));
+        const echoed = Number(text);
+        const exact =
+          !(Number.isInteger(echoed) && !Number.isSafeInteger(echoed)) &&
+          Number.isFinite(echoed) &&
+          sameNumber(text, String(echoed));
+        if (!exact) return void expect(JSON.parse(body!)).toEqual({ error: ProtocolErrors.inexactId });
+        const reply = /^\{"id":(.*),"type":"pong"\}$/.exec(body!);
+        expect(reply).not.toBeNull();
+        const echoedText = nested ? /^\{"n":\[(.*)\]\}$/.exec(reply![1]!)![1]! : reply![1]!;
+        expect(sameNumber(echoedText, text)).toBe(true);
+      }),
+      { numRuns: 2_000 },
     );
   });
 });

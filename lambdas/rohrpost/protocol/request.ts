@@ -1,3 +1,4 @@
+import { echoesExactly, idNumberTexts } from './exact-numbers';
 import type { JsonValue } from './message';
 
 /** A validated rohrpost request: an object with `type` and `id` (PROTOCOL.md §1). */
@@ -22,7 +23,7 @@ export const ProtocolErrors = {
   missingId: "Missing required field 'id'.",
   inexactId:
     "Field 'id' holds a number that cannot be echoed exactly (an integer beyond 2^53-1, " +
-    'an infinite number or -0): send it as a string.',
+    "a number beyond a double's range or precision, or -0): send it as a string.",
   unknownType: (typeName: string) => `Unknown message type '${typeName}'.`,
   messageTooLarge: 'Message too large: API Gateway delivers at most 131072 bytes.',
   internal: 'Internal server error.',
@@ -51,7 +52,9 @@ export function parseFrame(body: string | undefined): ParsedFrame {
   if (!Object.hasOwn(value, 'type')) return { ok: false, error: ProtocolErrors.missingType };
   if (!Object.hasOwn(value, 'id')) return { ok: false, error: ProtocolErrors.missingId };
   const request = value as RohrpostRequest;
-  if (!echoesExactly(request.id)) return { ok: false, error: ProtocolErrors.inexactId };
+  if (holdsNumber(request.id) && !idNumberTexts(body).every(echoesExactly)) {
+    return { ok: false, error: ProtocolErrors.inexactId };
+  }
   return { ok: true, request, typeName: typeNameOf(request.type) };
 }
 
@@ -70,15 +73,9 @@ function nestedDeeperThan(value: unknown, levels: number): boolean {
   return false;
 }
 
-/**
- * Whether JSON.stringify gives back the value the client's JSON text meant: false for numbers
- * JSON.parse changed (`9007199254740993` became `...992`, `1e400` Infinity) and for `-0`. Clients
- * whose parsers keep integers exact (Python, Go, Java) would not recognise such an id.
- */
-function echoesExactly(id: JsonValue): boolean {
-  if (typeof id === 'number') {
-    return Number.isFinite(id) && !Object.is(id, -0) && (!Number.isInteger(id) || Number.isSafeInteger(id));
-  }
-  if (typeof id !== 'object' || id === null) return true;
-  return (Array.isArray(id) ? id : Object.values(id)).every(echoesExactly);
+/** Whether a JSON value is or contains a number: only then is the request's text read again. */
+function holdsNumber(value: JsonValue): boolean {
+  if (typeof value === 'number') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  return (Array.isArray(value) ? value : Object.values(value)).some(holdsNumber);
 }
