@@ -28,7 +28,13 @@ export class RohrpostStack extends Stack {
     if (this.rohrpost.deadLetterQueue) {
       new CfnOutput(this, 'DeadLetterQueueUrl', {
         value: this.rohrpost.deadLetterQueue.queueUrl,
-        description: 'Stream batches that failed every retry',
+        description: 'Records set aside and stream batches Lambda gave up on: npm run redrive -- --queue-url',
+      });
+    }
+    if (this.rohrpost.notificationFunction) {
+      new CfnOutput(this, 'NotificationFunctionName', {
+        value: this.rohrpost.notificationFunction.functionName,
+        description: 'The notification function, which npm run redrive -- --function sends records to again',
       });
     }
   }

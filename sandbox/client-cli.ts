@@ -29,7 +29,7 @@ input.on('line', (line) => {
     if (socket.readyState === WebSocket.OPEN) send(line);
     else unsent.push(line);
   }
-  input.prompt();
+  prompt();
 });
 input.on('close', () => {
   inputEnded = true;
@@ -43,13 +43,13 @@ socket.on('open', () => {
       : `Connected to ${url}.\n`,
   );
   for (const line of unsent.splice(0)) send(line);
-  input.prompt();
+  prompt();
   closeWhenAnswered();
 });
 socket.on('message', (data: Buffer) => {
   const text = data.toString();
   process.stdout.write(`${interactive ? '\r' : ''}< ${text}\n`);
-  input.prompt(true);
+  prompt(true);
   due.received(text);
   closeWhenAnswered();
 });
@@ -69,6 +69,11 @@ socket.on('close', (code, reason) => {
   );
   process.exit(); // with the exit code set so far: 0, or 1 after replies that never came
 });
+
+/** Shows the prompt while someone types; a pipe that ended has no one to prompt (Node 24 throws then). */
+function prompt(preserveCursor = false): void {
+  if (interactive && !inputEnded) input.prompt(preserveCursor);
+}
 
 function send(line: string): void {
   socket.send(line);

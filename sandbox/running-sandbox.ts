@@ -18,6 +18,12 @@ export interface RunningSandbox {
   readonly tableNames: Readonly<Record<string, string>>;
   /** The groups' history table, when the configuration keeps a history. */
   readonly historyTable?: string;
+  /** Where the sandbox serves the AWS APIs it stands in for (SQS, Lambda's Invoke): `http://127.0.0.1:<port>`. */
+  readonly awsEndpoint: string;
+  /** The planned queues' URLs, by plan id (`dead-letters`). */
+  readonly queueUrls: Readonly<Record<string, string>>;
+  /** The functions it runs, by their names (`websocket`, `notifications`...). */
+  readonly functions: readonly string[];
   /** ISO 8601. */
   readonly startedAt: string;
 }
@@ -47,7 +53,14 @@ export function runningSandboxesFolder(env: NodeJS.ProcessEnv = process.env): st
 export function publishRunningSandbox(
   sandbox: Pick<
     Sandbox,
-    'gateway' | 'websocketUrl' | 'managementEndpoint' | 'dynamodbEndpoint' | 'tableNames' | 'historyTable'
+    | 'gateway'
+    | 'websocketUrl'
+    | 'managementEndpoint'
+    | 'dynamodbEndpoint'
+    | 'tableNames'
+    | 'historyTable'
+    | 'queues'
+    | 'functions'
   >,
   folder = runningSandboxesFolder(),
 ): void {
@@ -59,6 +72,9 @@ export function publishRunningSandbox(
     dynamodbEndpoint: sandbox.dynamodbEndpoint,
     tableNames: sandbox.tableNames,
     historyTable: sandbox.historyTable,
+    awsEndpoint: sandbox.gateway.origin,
+    queueUrls: Object.fromEntries([...sandbox.queues].map(([id, queue]) => [id, queue.url])),
+    functions: [...sandbox.functions.keys()],
     startedAt: new Date().toISOString(),
   };
   mkdirSync(folder, { recursive: true });

@@ -22,26 +22,31 @@ export class LambdaApi {
 
   /** Serves an Invoke request; returns false, having written nothing, for any other request. */
   serve(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = new URL(request.url ?? '/', 'http://sandbox');
-    const match = INVOKE_PATH.exec(url.pathname);
+    const url = request.url ?? '/';
+    const queryStart = url.indexOf('?');
+    const path = queryStart === -1 ? url : url.slice(0, queryStart);
+    const match = INVOKE_PATH.exec(path);
     if (!match || request.method !== 'POST') return false;
-    void this.invoke(decodeURIComponent(match[1]!), url, request, response).catch(() => response.destroy());
+    const query = new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1));
+    void this.invoke(match[1]!, path, query, request, response).catch(() => response.destroy());
     return true;
   }
 
   private async invoke(
-    name: string,
-    url: URL,
+    encodedName: string,
+    path: string,
+    query: URLSearchParams,
     request: IncomingMessage,
     response: ServerResponse,
   ): Promise<void> {
     const body = await readBody(request);
-    if (body === undefined)
+    if (body === undefined) {
       return sendError(response, 413, 'RequestTooLargeException', 'The payload is over 6 MB.');
+    }
     const refusal = await this.verifier.verify({
       method: 'POST',
-      path: url.pathname,
-      query: url.searchParams,
+      path,
+      query,
       headers: request.headers,
       body,
     });
@@ -54,6 +59,12 @@ export class LambdaApi {
         'InvalidParameterValueException',
         `The sandbox invokes synchronously only, not ${String(invocationType)}.`,
       );
+    }
+    let name: string;
+    try {
+      name = decodeURIComponent(encodedName);
+    } catch {
+      return sendError(response, 400, 'InvalidParameterValueException', 'The function name is not valid.');
     }
     const fn = this.functions.get(name.split(':').at(-1)!);
     if (!fn) return sendError(response, 404, 'ResourceNotFoundException', `Function not found: ${name}`);

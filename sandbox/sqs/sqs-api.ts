@@ -58,11 +58,12 @@ export class SqsApi {
 
   private async handle(action: string, request: IncomingMessage): Promise<unknown> {
     const body = await readBody(request);
-    const url = new URL(request.url ?? '/', 'http://sandbox');
+    const url = request.url ?? '/';
+    const queryStart = url.indexOf('?');
     const refusal = await this.verifier.verify({
       method: request.method ?? 'POST',
-      path: url.pathname,
-      query: url.searchParams,
+      path: queryStart === -1 ? url : url.slice(0, queryStart),
+      query: new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1)),
       headers: request.headers,
       body,
     });

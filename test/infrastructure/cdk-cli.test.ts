@@ -61,7 +61,9 @@ describe('npm run synth', () => {
     );
     const alarms = resources.filter((resource) => resource.Type === 'AWS::CloudWatch::Alarm').length;
     expect(summary).toMatch(new RegExp(`^\\s+Alarms\\s+${alarms}: `, 'm'));
-    expect(summary).toMatch(/^\s+Outputs\s+WebSocketUrl, ManagementEndpoint, DeadLetterQueueUrl$/m);
+    expect(summary).toMatch(
+      /^\s+Outputs\s+WebSocketUrl, ManagementEndpoint, DeadLetterQueueUrl, NotificationFunctionName$/m,
+    );
   }, 120_000);
 });
 

@@ -253,10 +253,18 @@ describe('npm run table', () => {
     expect(usage.stderr).toContain('put takes <table> <item>: npm run table -- put <table> <item>');
     expect(usage.stderr).toContain('Usage: npm run table');
 
+    // npm run redrive finds the same sandbox, and its empty dead-letter queue.
+    expect(await shell('npm run -s redrive -- --dry-run')).toEqual({
+      status: 0,
+      stdout: 'Dry run: 0 letter(s) would be sent again, 0 would stay.\n',
+      stderr: '',
+    });
+
     await alice.close();
     started.child.kill('SIGTERM');
     expect(await exited(started.child)).toBe(0);
     expect(await table('list')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
+    expect(await shell('npm run -s redrive')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
   }, 90_000);
 });
 

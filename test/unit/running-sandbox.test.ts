@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gateway } from '../../sandbox/gateway';
+import type { LocalFunction } from '../../sandbox/lambda/local-function';
+import type { LocalQueue } from '../../sandbox/sqs/local-queue';
 import type { RunningSandbox } from '../../sandbox/running-sandbox';
 import {
   findRunningSandbox,
@@ -18,7 +20,14 @@ const endpoints = {
   tableNames: { membership: 'rohrpost-membership', notes: 'notes' },
   historyTable: 'rohrpost-history',
 };
-const sandbox = { ...endpoints, gateway: { port: 3001 } as Gateway };
+const sandbox = {
+  ...endpoints,
+  gateway: { port: 3001, origin: 'http://127.0.0.1:3001' } as Gateway,
+  queues: new Map([
+    ['dead-letters', { url: 'http://127.0.0.1:3001/000000000000/dead-letters' } as LocalQueue],
+  ]),
+  functions: new Map([['websocket' as const, {} as LocalFunction]]),
+};
 
 /** A process id that was in use a moment ago and is no more. */
 const exitedPid = () => spawnSync('true').pid;
@@ -40,7 +49,15 @@ describe('the running sandbox', () => {
   test('is what the sandbox published, with its process id', () => {
     publishRunningSandbox(sandbox, folder);
     expect(findRunningSandbox(folder)).toEqual({
-      sandbox: { ...endpoints, pid: process.pid, port: 3001, startedAt: expect.any(String) },
+      sandbox: {
+        ...endpoints,
+        pid: process.pid,
+        port: 3001,
+        awsEndpoint: 'http://127.0.0.1:3001',
+        queueUrls: { 'dead-letters': 'http://127.0.0.1:3001/000000000000/dead-letters' },
+        functions: ['websocket'],
+        startedAt: expect.any(String),
+      },
       others: 0,
     });
   });
