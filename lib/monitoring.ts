@@ -15,10 +15,13 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import {
+  AUTHORIZER_SERVICE,
+  AuthorizerMetrics,
   MESSAGE_TYPE_DIMENSION,
   METRICS_NAMESPACE,
   NotificationMetrics,
   NOTIFICATIONS_SERVICE,
+  REFUSAL_REASON_DIMENSION,
   WEBSOCKET_SERVICE,
   WebSocketMetrics,
 } from '../lambdas/rohrpost/deploy';
@@ -71,6 +74,8 @@ export interface DashboardParts {
   readonly functions: readonly LambdaFunction[];
   /** Whether there is a notification function, whose figures get their own row. */
   readonly notifications: boolean;
+  /** Whether there is an authorizer, whose refusals by reason get a graph. */
+  readonly authorizer: boolean;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -92,19 +97,57 @@ export class Monitoring {
     this.namespace = props.metricsNamespace ?? `${METRICS_NAMESPACE}/${Stack.of(scope).stackName}`;
   }
 
-  /** Alarms on a function's errors and throttles. */
-  watchFunction(id: string, fn: LambdaFunction): void {
-    this.alarm(
-      `${id}ErrorsAlarm`,
-      fn.metricErrors({ period: FIVE_MINUTES }),
-      this.props.functionErrorsAlarm ?? 1,
-      `The ${id} function failed.`,
-    );
+  /** Alarms on a function's throttles and, unless its errors include what it is meant to do, on its errors. */
+  watchFunction(id: string, fn: LambdaFunction, options: { errors: boolean } = { errors: true }): void {
+    if (options.errors) {
+      this.alarm(
+        `${id}ErrorsAlarm`,
+        fn.metricErrors({ period: FIVE_MINUTES }),
+        this.props.functionErrorsAlarm ?? 1,
+        `The ${id} function failed.`,
+      );
+    }
     this.alarm(
       `${id}ThrottlesAlarm`,
       fn.metricThrottles({ period: FIVE_MINUTES }),
       this.props.functionThrottlesAlarm ?? 1,
       `The ${id} function was throttled.`,
+    );
+  }
+
+  /**
+   * The authorizer throws API Gateway's `Unauthorized` for every refused token, which Lambda
+   * counts as an error: a client with an expired token is routine. Its alarm watches real
+   * failures instead: the checks it could not make (counted by the function), plus errors beyond
+   * its refusals (a crash, a timeout).
+   */
+  watchAuthorizer(fn: LambdaFunction): void {
+    const period = FIVE_MINUTES;
+    this.alarm(
+      'AuthorizerFailuresAlarm',
+      new MathExpression({
+        expression:
+          'FILL(failures, 0) + IF(FILL(errors, 0) > FILL(refused, 0), FILL(errors, 0) - FILL(refused, 0), 0)',
+        usingMetrics: {
+          failures: this.functionMetric(
+            AUTHORIZER_SERVICE,
+            AuthorizerMetrics.authorizerFailures,
+            'Sum',
+            period,
+          ),
+          errors: fn.metricErrors({ period }),
+          refused: this.functionMetric(
+            AUTHORIZER_SERVICE,
+            AuthorizerMetrics.connectionsRefused,
+            'Sum',
+            period,
+          ),
+        },
+        label: 'Authorizer failures',
+        period,
+      }),
+      this.props.functionErrorsAlarm ?? 1,
+      "The authorizer could not check connections (the issuer's keys unreachable, an exception, a crash) and refused them: read its errors.",
     );
   }
 
@@ -216,6 +259,26 @@ export class Monitoring {
             ...['p50', 'p99', 'Maximum'].map((statistic) =>
               this.notificationMetric(NotificationMetrics.lastPostLatency, statistic, MINUTE),
             ),
+          ],
+        }),
+      );
+    }
+    if (parts.authorizer) {
+      const schema = `{"${this.namespace}",service,${REFUSAL_REASON_DIMENSION}}`;
+      dashboard.addWidgets(
+        new GraphWidget({
+          title: 'Connections allowed, refused by reason, and authorizer failures',
+          left: [
+            this.functionMetric(AUTHORIZER_SERVICE, AuthorizerMetrics.connectionsAllowed, 'Sum', MINUTE),
+            new MathExpression({
+              expression: `SEARCH('${schema} service="${AUTHORIZER_SERVICE}" MetricName="${AuthorizerMetrics.connectionsRefused}"', 'Sum', 60)`,
+              usingMetrics: {},
+              label: AuthorizerMetrics.connectionsRefused,
+              period: MINUTE,
+            }),
+          ],
+          right: [
+            this.functionMetric(AUTHORIZER_SERVICE, AuthorizerMetrics.authorizerFailures, 'Sum', MINUTE),
           ],
         }),
       );

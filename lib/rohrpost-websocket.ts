@@ -140,6 +140,7 @@ export class RohrpostWebSocket extends Construct {
       stage: this.stage,
       functions: [...this.functions.values()],
       notifications: this.notificationFunction !== undefined,
+      authorizer: this.authorizerFunction !== undefined,
     });
   }
 
@@ -323,7 +324,10 @@ export class RohrpostWebSocket extends Construct {
   /** Alarms on every function, on the handlers, and on the notifications and their dead letters. */
   private watch(): void {
     for (const planned of this.plan.functions) {
-      this.monitoring.watchFunction(planned.constructId, this.functions.get(planned.role)!);
+      const fn = this.functions.get(planned.role)!;
+      // Every refused token is a Lambda error of the authorizer, by API Gateway's contract.
+      this.monitoring.watchFunction(planned.constructId, fn, { errors: planned.role !== 'authorizer' });
+      if (planned.role === 'authorizer') this.monitoring.watchAuthorizer(fn);
     }
     this.monitoring.watchHandlers();
     if (this.deadLetterQueue) this.monitoring.watchDeadLetters(this.deadLetterQueue);

@@ -50,3 +50,21 @@ export const MESSAGE_TYPE_DIMENSION = 'type';
 
 /** The websocket function's `service`: its log lines' and its metrics' dimension. */
 export const WEBSOCKET_SERVICE = 'rohrpost-websocket';
+
+/**
+ * What a `$connect` authorizer counts per connection attempt (dimension `service`; refusals also
+ * by `reason`): a refused token is routine, a check that could not be made is a failure.
+ */
+export const AuthorizerMetrics = {
+  connectionsAllowed: 'ConnectionsAllowed',
+  /** Connections refused for their credentials (401): no token, an expired or forged one... */
+  connectionsRefused: 'ConnectionsRefused',
+  /** Checks that could not be made, the issuer's keys unreachable or an exception (403): the alarm's business. */
+  authorizerFailures: 'AuthorizerFailures',
+} as const;
+
+/** The dimension that tells refusals apart: a fixed set of reasons, never client input. */
+export const REFUSAL_REASON_DIMENSION = 'reason';
+
+/** The authorizers' `service`: their log lines' and their metrics' dimension. */
+export const AUTHORIZER_SERVICE = 'rohrpost-authorizer';

@@ -1,5 +1,11 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { MESSAGE_TYPE_DIMENSION, METRICS_NAMESPACE, WebSocketMetrics } from './metric-names';
+import {
+  AuthorizerMetrics,
+  MESSAGE_TYPE_DIMENSION,
+  METRICS_NAMESPACE,
+  REFUSAL_REASON_DIMENSION,
+  WebSocketMetrics,
+} from './metric-names';
 
 /** Counts for one invocation, written as one CloudWatch embedded-metric-format line: no API call. */
 export interface MetricsRecorder {
@@ -58,5 +64,32 @@ export function createMessageMetrics(service: string): MessageMetrics {
     process.stdout.write(
       `{"_aws":{"Timestamp":${Date.now()}${middle}${JSON.stringify(type)}${counts}${handlerError ? 1 : 0}}\n`,
     );
+  };
+}
+
+/** What an authorizer counts: one line per connection attempt, through Powertools' Metrics. */
+export interface AuthorizerMetricsRecorder {
+  allowed(): void;
+  /** Counted in total and by `reason`, one of a fixed set. */
+  refused(reason: string): void;
+  failed(): void;
+}
+
+/** An authorizer's counts, published as they happen: an authorizer handles one connection per invocation. */
+export function createAuthorizerMetrics(service: string): AuthorizerMetricsRecorder {
+  const metrics = new Metrics({ namespace: namespace(), serviceName: service });
+  const count = (name: string, reason?: string) => {
+    if (reason !== undefined) {
+      // By reason, and (an empty extra set) over all reasons, which the alarm reads.
+      metrics.addDimension(REFUSAL_REASON_DIMENSION, reason);
+      metrics.addDimensions({});
+    }
+    metrics.addMetric(name, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  };
+  return {
+    allowed: () => count(AuthorizerMetrics.connectionsAllowed),
+    refused: (reason) => count(AuthorizerMetrics.connectionsRefused, reason),
+    failed: () => count(AuthorizerMetrics.authorizerFailures),
   };
 }

@@ -682,6 +682,35 @@ describe('the CDK stack with other configurations', () => {
       algorithms: ['RS256', 'ES256'],
     });
     expect(JSON.stringify(statementsOf(synthesized, authorizer))).not.toMatch(/dynamodb|execute-api|sqs/);
+
+    // A refused token is routine, though Lambda counts it as an error: the alarm watches real failures.
+    const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    const onAuthorizerErrors = alarms.filter(
+      (alarm) =>
+        alarm.MetricName === 'Errors' && JSON.stringify(alarm.Dimensions).includes(`"Ref":"${authorizer}"`),
+    );
+    expect(onAuthorizerErrors).toEqual([]);
+    const failures = alarms.find((alarm) =>
+      JSON.stringify(alarm.Metrics ?? '').includes('AuthorizerFailures'),
+    );
+    expect(failures?.Metrics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Expression:
+            'FILL(failures, 0) + IF(FILL(errors, 0) > FILL(refused, 0), FILL(errors, 0) - FILL(refused, 0), 0)',
+          ReturnData: true,
+        }),
+        expect.objectContaining({
+          Id: 'refused',
+          MetricStat: expect.objectContaining({
+            Metric: expect.objectContaining({
+              MetricName: 'ConnectionsRefused',
+              Dimensions: [{ Name: 'service', Value: 'rohrpost-authorizer' }],
+            }),
+          }),
+        }),
+      ]),
+    );
   });
 
   test.each([

@@ -67,28 +67,38 @@ describe('authorizer.jwt', () => {
     await expect(TestSocket.open(url())).rejects.toEqual(new HandshakeRefused(401));
   });
 
-  const badTokens: [string, () => Promise<string>, string][] = [
-    ['malformed', () => Promise.resolve('not.a.jwt'), 'JWS Protected Header is invalid'],
+  /** A bad token, how to make it, the detail logged, and the reason it is counted under. */
+  const badTokens: [string, () => Promise<string>, string, string][] = [
+    ['malformed', () => Promise.resolve('not.a.jwt'), 'JWS Protected Header is invalid', 'malformed'],
     [
       'expired',
       () => issuer().sign({ sub: 'alice', aud: 'example-app-client', exp: now() - 60 }),
       '\\"exp\\" claim timestamp check failed',
+      'expired',
     ],
     [
       'not yet valid',
       () => issuer().sign({ sub: 'alice', aud: 'example-app-client', nbf: now() + 600 }),
       '\\"nbf\\" claim timestamp check failed',
+      'claims',
     ],
     [
       'from another issuer',
       () => issuer().sign({ sub: 'alice', aud: 'example-app-client', iss: 'https://evil.example' }),
       'unexpected \\"iss\\" claim value',
+      'claims',
     ],
-    ['for another audience', () => issuer().sign({ sub: 'alice', aud: 'another-app' }), 'audience'],
+    [
+      'for another audience',
+      () => issuer().sign({ sub: 'alice', aud: 'another-app' }),
+      'audience',
+      'audience',
+    ],
     [
       'without an expiry',
       () => issuer().sign({ sub: 'alice', aud: 'example-app-client' }, null),
       'missing required \\"exp\\" claim',
+      'claims',
     ],
     [
       'signed with another key under the same key id',
@@ -105,6 +115,7 @@ describe('authorizer.jwt', () => {
           .sign(privateKey);
       },
       'signature verification failed',
+      'signature',
     ],
     [
       'with alg none',
@@ -114,6 +125,7 @@ describe('authorizer.jwt', () => {
         return Promise.resolve(`${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`);
       },
       'alg',
+      'algorithm',
     ],
     [
       'with a symmetric algorithm keyed with the public key (HS256)',
@@ -126,18 +138,28 @@ describe('authorizer.jwt', () => {
           .sign(Buffer.from(JSON.stringify(publicJwk)));
       },
       'alg',
+      'algorithm',
     ],
   ];
 
   test.each(badTokens)(
-    'a token %s is refused with 401, and the reason is logged, not told',
-    async (_name, make, reason) => {
+    'a token %s is refused with 401, the reason logged and counted, not told',
+    async (_name, make, detail, reason) => {
+      const counted = () =>
+        fixture.sandbox.metrics.snapshot()[`ConnectionsRefused (reason=${reason})`]?.sum ?? 0;
+      const before = counted();
       const token = await make();
       await expect(TestSocket.open(url(encodeURIComponent(token)))).rejects.toEqual(
         new HandshakeRefused(401),
       );
+      await eventually(() => counted() === before + 1);
       await eventually(() =>
-        fixture.reporter.lines.some((line) => line.includes('Token refused') && line.includes(reason)),
+        fixture.reporter.lines.some(
+          (line) =>
+            line.includes('Connection refused') &&
+            line.includes(detail) &&
+            line.includes(`"reason":"${reason}"`),
+        ),
       ).catch((error: unknown) => {
         const lines = fixture.reporter.lines.filter((line) => line.includes('authorizer')).join('\n');
         throw new Error(`${(error as Error).message}: ${lines}`);

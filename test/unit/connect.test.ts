@@ -1,4 +1,7 @@
+import { createAuthorizerMetrics } from '../../lambdas/rohrpost/metrics';
 import type { WebSocketAuthorizerEvent } from '../../lambdas/rohrpost/runtime/authorizer';
+import { CredentialsRefused } from '../../lambdas/rohrpost/runtime/authorizer';
+import { metricLinesOf } from '../support/metric-lines';
 import {
   ConnectionRefusedError,
   createConnectAuthorizer,
@@ -79,12 +82,76 @@ describe('createConnectAuthorizer', () => {
       () => ({ principalId: 'u', context: { list: [1] as never } }),
     ],
     ['an empty principal', () => ({ principalId: '' })],
-  ])('%s is logged and denied, never allowed', async (_case, authorize) => {
+  ])('%s is logged and denied, never allowed, and counted as a failure', async (_case, authorize) => {
     const logger = recordingLogger();
-    const result = await createConnectAuthorizer(authorize, { logger })(event('x'));
+    const { metrics, counted } = recordingMetrics();
+    const result = await createConnectAuthorizer(authorize, { logger, metrics })(event('x'));
     expect(result.policyDocument.Statement).toEqual([
       { Action: 'execute-api:Invoke', Effect: 'Deny', Resource: methodArn },
     ]);
-    expect(logger.entries).toHaveLength(1);
+    expect(logger.entries).toEqual([expect.objectContaining({ level: 'error' })]);
+    expect(counted).toEqual(['failed']);
+  });
+
+  test('refusals are routine: logged at info level and counted by reason, not as failures', async () => {
+    const logger = recordingLogger();
+    const { metrics, counted } = recordingMetrics();
+    const authorizer = createConnectAuthorizer(
+      ({ query }) => {
+        if (query.token === 'old') throw new CredentialsRefused('expired', 'the session ended yesterday');
+        return query.token === 'ok' ? { principalId: 'u1' } : undefined;
+      },
+      { logger, metrics },
+    );
+    await expect(authorizer(event('old'))).rejects.toThrow(/^Unauthorized$/);
+    await expect(authorizer(event('x'))).rejects.toThrow(/^Unauthorized$/);
+    await authorizer(event('ok'));
+    expect(counted).toEqual(['refused expired', 'refused refused', 'allowed']);
+    expect(logger.entries.map((entry) => [entry.level, entry.message, entry.fields?.reason])).toEqual([
+      ['info', 'Connection refused', 'expired'],
+      ['info', 'Connection refused', 'refused'],
+    ]);
+  });
+
+  test('each attempt is one embedded-metric-format line: refusals in total and by reason', async () => {
+    const lines = await metricLinesOf(() => {
+      const metrics = createAuthorizerMetrics('rohrpost-authorizer');
+      metrics.refused('expired');
+      metrics.failed();
+    });
+    expect(lines).toEqual([
+      expect.objectContaining({
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [
+            expect.objectContaining({
+              Dimensions: [['service', 'reason'], ['service']],
+              Metrics: [{ Name: 'ConnectionsRefused', Unit: 'Count' }],
+            }),
+          ],
+        }),
+        service: 'rohrpost-authorizer',
+        reason: 'expired',
+        ConnectionsRefused: 1,
+      }),
+      expect.objectContaining({
+        _aws: expect.objectContaining({
+          CloudWatchMetrics: [expect.objectContaining({ Dimensions: [['service']] })],
+        }),
+        AuthorizerFailures: 1,
+      }),
+    ]);
   });
 });
+
+/** An authorizer's counts, as words. */
+function recordingMetrics() {
+  const counted: string[] = [];
+  return {
+    counted,
+    metrics: {
+      allowed: () => void counted.push('allowed'),
+      refused: (reason: string) => void counted.push(`refused ${reason}`),
+      failed: () => void counted.push('failed'),
+    },
+  };
+}

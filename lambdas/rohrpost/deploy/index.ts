@@ -33,10 +33,13 @@ export type {
 export type { HistorySettings, JwtSettings } from '../environment';
 export { ApiGatewayLimits } from '../delivery/limits';
 export {
+  AUTHORIZER_SERVICE,
+  AuthorizerMetrics,
   MESSAGE_TYPE_DIMENSION,
   METRICS_NAMESPACE,
   NOTIFICATIONS_SERVICE,
   NotificationMetrics,
+  REFUSAL_REASON_DIMENSION,
   WEBSOCKET_SERVICE,
   WebSocketMetrics,
 } from '../metric-names';

@@ -1,6 +1,9 @@
 import type { Context } from 'aws-lambda';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
+import { AUTHORIZER_SERVICE } from '../metric-names';
+import type { AuthorizerMetricsRecorder } from '../metrics';
+import { createAuthorizerMetrics } from '../metrics';
 import type { ConnectRequest } from './connect';
 import { connectRequest } from './connect';
 import type { WebSocketRequestContext } from '../protocol/websocket-event';
@@ -47,28 +50,62 @@ export type AuthorizeConnection = (
 const UNAUTHORIZED = 'Unauthorized';
 
 /**
+ * Credentials that do not let a connection in: refused with 401, counted by `reason` (one of a
+ * fixed set, such as `expired` or `signature`: a metric dimension), the detail logged.
+ */
+export class CredentialsRefused extends Error {
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'CredentialsRefused';
+  }
+}
+
+export interface ConnectAuthorizerOptions {
+  /** @default a JSON logger for service `rohrpost-authorizer` */
+  readonly logger?: Logger;
+  /** @default Powertools' Metrics, a line per connection attempt */
+  readonly metrics?: AuthorizerMetricsRecorder;
+}
+
+/**
  * Creates a `$connect` REQUEST authorizer from a function that verifies credentials (a token
- * in the query string, usually). An identity allows the connection; `undefined` refuses it
- * with 401; an unexpected failure is logged and refused with 403, never let through.
+ * in the query string, usually). An identity allows the connection; `undefined`, or a
+ * `CredentialsRefused` with its reason, refuses it with 401: routine, logged at info level and
+ * counted by reason. An unexpected failure is logged as an error, counted as a failure (what the
+ * construct alarms on) and refused with 403, never let through.
  */
 export function createConnectAuthorizer(
   authorize: AuthorizeConnection,
-  options: { logger?: Logger } = {},
+  options: ConnectAuthorizerOptions = {},
 ): (event: WebSocketAuthorizerEvent, context?: Context) => Promise<WebSocketAuthorizerResult> {
-  const logger = options.logger ?? createLogger('rohrpost-authorizer');
+  const logger = options.logger ?? createLogger(AUTHORIZER_SERVICE);
+  const metrics = options.metrics ?? createAuthorizerMetrics(AUTHORIZER_SERVICE);
   return async function handler(event, lambdaContext) {
-    logger.startInvocation?.(lambdaContext, { connectionId: event.requestContext.connectionId });
+    const { connectionId } = event.requestContext;
+    logger.startInvocation?.(lambdaContext, { connectionId });
     let identity: Identity | undefined;
     try {
       identity = await authorize(connectRequest(event));
       if (identity) checkIdentity(identity);
     } catch (error) {
+      if (error instanceof CredentialsRefused) return refuse(error.reason, error.message);
       logger.error('Authorizer failed; the connection is refused', { error });
+      metrics.failed();
       return policy('anonymous', 'Deny', event.methodArn);
     }
-    // API Gateway's contract: this exact error is what makes it answer 401.
-    if (!identity) throw new Error(UNAUTHORIZED);
+    if (!identity) return refuse('refused', 'the authorizer returned no identity');
+    metrics.allowed();
     return { ...policy(identity.principalId, 'Allow', event.methodArn), context: { ...identity.context } };
+
+    function refuse(reason: string, detail: string): never {
+      logger.info('Connection refused', { connectionId, reason, detail });
+      metrics.refused(reason);
+      // API Gateway's contract: this exact error is what makes it answer 401.
+      throw new Error(UNAUTHORIZED);
+    }
   };
 }
 

@@ -8,39 +8,37 @@ import type { JWTPayload } from 'jose';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { JwtSettings } from '../environment';
 import { EnvironmentVariables, requireEnvironment } from '../environment';
-import type { Logger } from '../logger';
-import { createLogger } from '../logger';
 import type {
+  ConnectAuthorizerOptions,
   Identity,
   IdentityValue,
   WebSocketAuthorizerEvent,
   WebSocketAuthorizerResult,
 } from './authorizer';
-import { createConnectAuthorizer } from './authorizer';
+import { createConnectAuthorizer, CredentialsRefused } from './authorizer';
 
 /** What a token may be off by in time: clocks differ a little between issuer and AWS. */
 const CLOCK_TOLERANCE_SECONDS = 5;
 
-/** Errors that say the token is bad (401); others (keys that cannot be fetched) are failures (403, logged). */
-const REFUSALS = [
-  errors.JWTExpired,
-  errors.JWTClaimValidationFailed,
-  errors.JWTInvalid,
-  errors.JWSInvalid,
-  errors.JWSSignatureVerificationFailed,
-  errors.JOSEAlgNotAllowed,
-  errors.JOSENotSupported,
-  errors.JWKSNoMatchingKey,
-  errors.JWKSMultipleMatchingKeys,
+/**
+ * Errors that say the token is bad (401), by the reason they are counted under; others (keys
+ * that cannot be fetched) are failures (403, logged). The first class a token's error is an
+ * instance of names its reason: JWTExpired is a JWTClaimValidationFailed too.
+ */
+const REFUSALS: ReadonlyArray<readonly [new (...args: never[]) => Error, string]> = [
+  [errors.JWTExpired, 'expired'],
+  [errors.JWTClaimValidationFailed, 'claims'],
+  [errors.JWSSignatureVerificationFailed, 'signature'],
+  [errors.JWKSNoMatchingKey, 'unknown-key'],
+  [errors.JWKSMultipleMatchingKeys, 'unknown-key'],
+  [errors.JOSEAlgNotAllowed, 'algorithm'],
+  [errors.JOSENotSupported, 'algorithm'],
+  [errors.JWTInvalid, 'malformed'],
+  [errors.JWSInvalid, 'malformed'],
 ];
 
-/** Why a token was refused, for the log; never sent to the client. */
-export class TokenRefused extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = 'TokenRefused';
-  }
-}
+/** Why a token was refused: the reason it is counted under, and a detail for the log; never sent to the client. */
+export class TokenRefused extends CredentialsRefused {}
 
 /**
  * Verifies tokens: the signature against the issuer's keys (fetched on first use, kept for the
@@ -65,13 +63,15 @@ export class JwtVerifier {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }));
     } catch (error) {
-      if (REFUSALS.some((refusal) => error instanceof refusal))
-        throw new TokenRefused((error as Error).message);
+      const refusal = REFUSALS.find(([type]) => error instanceof type);
+      if (refusal) throw new TokenRefused(refusal[1], (error as Error).message);
       throw error;
     }
-    if (!this.isForUs(payload)) throw new TokenRefused('the token is for another audience or client');
-    if (typeof payload.sub !== 'string' || payload.sub === '')
-      throw new TokenRefused('the token has no subject');
+    if (!this.isForUs(payload))
+      throw new TokenRefused('audience', 'the token is for another audience or client');
+    if (typeof payload.sub !== 'string' || payload.sub === '') {
+      throw new TokenRefused('claims', 'the token has no subject');
+    }
     return { principalId: payload.sub, context: this.identityClaims(payload) };
   }
 
@@ -104,27 +104,17 @@ export class JwtVerifier {
  */
 export function createJwtAuthorizer(
   settings: JwtSettings | (() => JwtSettings),
-  options: { logger?: Logger } = {},
+  options: ConnectAuthorizerOptions = {},
 ): (event: WebSocketAuthorizerEvent, context?: Context) => Promise<WebSocketAuthorizerResult> {
-  const logger = options.logger ?? createLogger('rohrpost-authorizer');
   let verifier: JwtVerifier | undefined;
   let resolved: JwtSettings | undefined;
-  return createConnectAuthorizer(
-    async ({ query, connectionId }) => {
-      resolved ??= typeof settings === 'function' ? settings() : settings;
-      verifier ??= new JwtVerifier(resolved);
-      const token = query[resolved.queryParameter];
-      if (!token) return undefined;
-      try {
-        return await verifier.verify(token);
-      } catch (error) {
-        if (!(error instanceof TokenRefused)) throw error;
-        logger.info('Token refused', { connectionId, reason: error.message });
-        return undefined;
-      }
-    },
-    { logger },
-  );
+  return createConnectAuthorizer(async ({ query }) => {
+    resolved ??= typeof settings === 'function' ? settings() : settings;
+    verifier ??= new JwtVerifier(resolved);
+    const token = query[resolved.queryParameter];
+    if (!token) throw new TokenRefused('missing-token', `no ${resolved.queryParameter} in the query string`);
+    return verifier.verify(token);
+  }, options);
 }
 
 /** The Lambda handler: settings from ROHRPOST_JWT, read on the first connection, not at load. */
