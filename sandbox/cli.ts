@@ -2,7 +2,7 @@
  * `npm start`: runs the project locally, API Gateway, Lambda and DynamoDB Local included.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import config from '../rohrpost.config';
 import { consoleReporter } from './console-reporter';
@@ -11,6 +11,9 @@ import { METRICS_PATH } from './metrics-summary';
 import { publishRunningSandbox } from './running-sandbox';
 import type { Sandbox } from './sandbox';
 import { startSandbox } from './sandbox';
+
+/** The stack bin/app.ts synthesizes. */
+const STACK_NAME = 'Rohrpost';
 
 /** The example application's page, served at the sandbox's root URL. */
 const DEMO_PAGE = join(__dirname, '..', 'demo');
@@ -30,6 +33,8 @@ Options:
   --stage <name>             API Gateway stage name (default local)
   --connection-rate <n>      new connections a second before handshakes are refused with 429, as
                              API Gateway's account quota (default 500; 0 for no limit)
+  --assembly <dir>           run the functions of a synthesized stack (npx cdk synth's cdk.out), the
+                             code cdk deploy uploads, instead of bundling their entries
   --quiet                    log only failures, not every frame and invocation
   --no-watch                 do not reload functions when their source files change
   -h, --help                 show this help
@@ -43,6 +48,7 @@ function parseOptions() {
       'dynamodb-endpoint': { type: 'string' },
       stage: { type: 'string', default: 'local' },
       'connection-rate': { type: 'string', default: '500' },
+      assembly: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -71,7 +77,8 @@ function parseOptions() {
       : { port: port('dynamodb-port', values['dynamodb-port']) },
     stage: values.stage,
     quiet: values.quiet,
-    watch: !values['no-watch'],
+    assembly: values.assembly,
+    watch: !values['no-watch'] && values.assembly === undefined,
   };
 }
 
@@ -97,6 +104,7 @@ async function main(): Promise<void> {
       stage: options.stage,
       dynamodb: options.dynamodb,
       watch: options.watch,
+      ...(options.assembly && { assembly: { directory: resolve(options.assembly), stack: STACK_NAME } }),
       limits: { newConnectionsPerSecond: options.newConnectionsPerSecond },
       reporter: consoleReporter({ quiet: options.quiet, color }),
     });
@@ -116,6 +124,7 @@ async function main(): Promise<void> {
       `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
       `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n` +
       `  Metrics         ${sandbox.gateway.origin}${METRICS_PATH}   (as CloudWatch would add them up)\n` +
+      (options.assembly ? `  Functions       the synthesized assets of ${options.assembly}, as cdk deploy uploads them\n` : '') +
       (sandbox.localIssuer
         ? `  JWT issuer      local, in place of authorizer.jwt's: npm run token -- alice\n`
         : '') +
