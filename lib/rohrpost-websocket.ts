@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { WebSocketApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -22,7 +22,7 @@ import type {
   PlannedTable,
   ResolvedConfig,
 } from '../lambdas/rohrpost/deploy';
-import { deploymentPlan, environmentOf } from '../lambdas/rohrpost/deploy';
+import { deploymentPlan, deploymentProblems, environmentOf } from '../lambdas/rohrpost/deploy';
 import { bundledFunctionCode } from './function-bundle';
 import type { MonitoringProps } from './monitoring';
 import { Monitoring } from './monitoring';
@@ -102,6 +102,8 @@ export class RohrpostWebSocket extends Construct {
     super(scope, id);
     this.props = props;
     this.plan = deploymentPlan(props.config);
+    // `cdk synth` and `cdk deploy` stop on these, with the message; the sandbox runs the plan regardless.
+    for (const problem of deploymentProblems(this.plan)) Annotations.of(this).addError(problem);
     this.monitoring = new Monitoring(this, props);
 
     for (const planned of this.plan.tables) {

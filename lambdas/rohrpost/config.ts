@@ -300,12 +300,21 @@ function resolveAuthorizer(config: AuthorizerConfig | JwtAuthorizerConfig): Reso
   };
 }
 
+/** A value still holding a placeholder such as `<user pool id>`: fine locally, refused at deploy. */
+export function isPlaceholder(value: string): boolean {
+  return /<[^<>]+>/.test(value);
+}
+
 function resolveJwt(jwt: JwtConfig): JwtSettings {
   const list = (value: string | readonly string[] | undefined) =>
     value === undefined ? [] : typeof value === 'string' ? [value] : [...value];
-  if (typeof jwt.issuer !== 'string' || !/^\S+$/.test(jwt.issuer)) {
+  if (typeof jwt.issuer !== 'string' || !(isPlaceholder(jwt.issuer) || isIssuerUrl(jwt.issuer))) {
     throw new Error(
-      "authorizer.jwt.issuer is the tokens' `iss`, like https://cognito-idp.<region>.amazonaws.com/<pool id>.",
+      `authorizer.jwt.issuer is your identity provider's URL, exactly as its tokens' \`iss\` claim says it, ` +
+        `not ${JSON.stringify(jwt.issuer)}. For a Cognito user pool: ` +
+        'https://cognito-idp.<region>.amazonaws.com/<user pool id> (the pool\'s overview in the Cognito console ' +
+        'shows its id, like eu-central-1_AbCdEf123). The sandbox accepts the placeholder itself: it signs its ' +
+        'own tokens.',
     );
   }
   const audience = list(jwt.audience);
@@ -338,6 +347,17 @@ function resolveJwt(jwt: JwtConfig): JwtSettings {
     claims: [...(jwt.claims ?? ['sub'])],
     algorithms: [...algorithms],
   };
+}
+
+/** An https URL, or http on this machine (a local identity provider). */
+function isIssuerUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && local);
+  } catch {
+    return false;
+  }
 }
 
 function resolveFunction(config: FunctionConfig, defaultTimeoutSeconds: number): ResolvedFunction {

@@ -9,6 +9,7 @@ import { SDK_CHUNK } from '../../lambdas/rohrpost/deploy';
 import config from '../../rohrpost.config';
 import { deploymentPlan, environmentOf } from '../../lambdas/rohrpost/deploy';
 import { logicalIdsByConstructId, resolveValue } from '../support/assembly';
+import { configWithBlockUncommented } from '../support/uncommented-config';
 import type { Template } from '../support/assembly';
 import type { Synthesized } from '../support/cdk';
 import { PROJECT_ROOT, synthesize } from '../support/cdk';
@@ -710,6 +711,18 @@ describe('the CDK stack with other configurations', () => {
           }),
         }),
       ]),
+    );
+  });
+
+  test('the JWT block shipped commented out in rohrpost.config.ts refuses to synthesize until it names a real user pool, and says what to put there', () => {
+    const refused = () => synthesize(configWithBlockUncommented('authorizer'));
+    expect(refused).toThrow(
+      'rohrpost.config.ts: authorizer.jwt.issuer is still the placeholder "https://cognito-idp.<region>.amazonaws.com/<user pool id>". ' +
+        "Put your identity provider's issuer there",
+    );
+    expect(refused).toThrow('npm start works with the placeholder: the sandbox signs its own tokens.');
+    expect(refused).toThrow(
+      'rohrpost.config.ts: authorizer.jwt.audience is still the placeholder "<app client id>". Put your app client\'s id there',
     );
   });
 

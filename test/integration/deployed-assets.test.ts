@@ -8,7 +8,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { defineConfig } from '../../lambdas/rohrpost/config';
 import config from '../../rohrpost.config';
 import { authorizerEvent, connectEvent, disconnectEvent, messageEvent } from '../../sandbox/events';
-import { LOCAL_ISSUER, LocalIssuer } from '../../sandbox/local-issuer';
+import { LocalIssuer } from '../../sandbox/local-issuer';
 import { createTables } from '../../sandbox/tables';
 import { historyTableDefinition } from '../../lambdas/rohrpost/storage/history-table';
 import { membershipTableDefinition } from '../../lambdas/rohrpost/storage/membership-table';
@@ -45,6 +45,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
     if (!issuer.serve(request, response)) response.writeHead(404).end();
   });
   let issuer: LocalIssuer;
+  let issuerUrl: string;
   let functions: AssemblyFunction[];
   let refs: Record<string, string>;
   let outdir: string;
@@ -53,7 +54,9 @@ describe('the synthesized functions, each invoked from its own asset', () => {
   beforeAll(async () => {
     await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
-    const jwt = { issuer: LOCAL_ISSUER, jwksUri: `${origin}/.sandbox/jwks.json`, audience };
+    // An issuer at this machine's address, whose keys the local issuer's server publishes.
+    issuerUrl = origin;
+    const jwt = { issuer: issuerUrl, jwksUri: `${origin}/.sandbox/jwks.json`, audience };
     issuer = await LocalIssuer.load(PROJECT_ROOT, {
       ...defineConfig({ authorizer: { jwt } }).authorizer!.jwt!,
     });
@@ -178,11 +181,11 @@ describe('the synthesized functions, each invoked from its own asset', () => {
   });
 
   test('the authorizer allows a token of the issuer and refuses a forged one', async () => {
-    const good = await issuer.mint('alice');
+    const good = await issuer.sign({ iss: issuerUrl, aud: audience, sub: 'alice' });
     const { privateKey } = await generateKeyPair('ES256');
     // Signed with another key, under the issuer's key id.
     const { kid } = JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString()) as { kid: string };
-    const forged = await new SignJWT({ iss: LOCAL_ISSUER, aud: audience, sub: 'mallory' })
+    const forged = await new SignJWT({ iss: issuerUrl, aud: audience, sub: 'mallory' })
       .setProtectedHeader({ alg: 'ES256', kid })
       .setExpirationTime('1h')
       .sign(privateKey);

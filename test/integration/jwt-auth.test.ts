@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { LOCAL_ISSUER } from '../../sandbox/local-issuer';
 import jwtConfig from '../fixtures/jwt-app/config';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
+import { configWithBlockUncommented } from '../support/uncommented-config';
 import { eventually } from '../support/recording-reporter';
 import { HandshakeRefused, TestSocket } from '../support/socket';
 
@@ -224,5 +225,18 @@ describe('authorizer.jwt', () => {
       expect(response.headers.get('content-type')).toBe('application/json');
       expect(await response.json()).toEqual({ error });
     });
+  });
+});
+
+/** A new user switches JWT on by uncommenting the block rohrpost.config.ts ships with: it works at once in the sandbox. */
+describe('the JWT block shipped in rohrpost.config.ts, uncommented', () => {
+  const fixture = useFixtureSandbox({ config: configWithBlockUncommented('authorizer') });
+
+  test('connections need a token; one from the local issuer connects, placeholders and all', async () => {
+    await expect(TestSocket.open(fixture.sandbox.websocketUrl)).rejects.toEqual(new HandshakeRefused(401));
+    const token = await fixture.sandbox.localIssuer!.mint('alice');
+    const socket = await TestSocket.open(`${fixture.sandbox.websocketUrl}/?token=${token}`);
+    expect(await socket.askJson({ id: 1, type: 'ping' })).toEqual({ id: 1, type: 'pong' });
+    await socket.close();
   });
 });

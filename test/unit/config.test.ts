@@ -103,6 +103,18 @@ describe('defineConfig', () => {
   });
 
   describe('authorizer.jwt', () => {
+    test('takes placeholders, which only a deployment refuses: the sandbox signs its own tokens', () => {
+      const { authorizer } = defineConfig({
+        authorizer: {
+          jwt: {
+            issuer: 'https://cognito-idp.<region>.amazonaws.com/<user pool id>',
+            audience: '<app client id>',
+          },
+        },
+      });
+      expect(authorizer?.jwt?.audience).toEqual(['<app client id>']);
+    });
+
     const issuer = 'https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Example';
 
     test('resolves to the built-in authorizer, its identity source and settings with defaults', () => {
@@ -127,7 +139,9 @@ describe('defineConfig', () => {
 
     test.each([
       [{ issuer }, 'needs an audience or a clientId'],
-      [{ issuer: '', audience: 'app' }, 'issuer'],
+      [{ issuer: '', audience: 'app' }, "authorizer.jwt.issuer is your identity provider's URL"],
+      [{ issuer: 'my-user-pool', audience: 'app' }, 'For a Cognito user pool: https://cognito-idp.<region>'],
+      [{ issuer: 'http://example.com', audience: 'app' }, 'not "http://example.com"'],
       [{ issuer, audience: 'app', algorithms: ['HS256'] }, 'asymmetric algorithms only'],
       [{ issuer, audience: 'app', algorithms: [] }, 'asymmetric algorithms only'],
       [{ issuer, audience: 'app', queryParameter: 'a b' }, 'is not a query parameter name'],

@@ -6,7 +6,7 @@
  */
 export { bundleFunction, SDK_CHUNK, WatchedBundle } from './bundle';
 export type { WatchedBundleOptions } from './bundle';
-export { deploymentPlan, environmentOf, plannedFunction, plannedTable } from './plan';
+export { deploymentPlan, deploymentProblems, environmentOf, plannedFunction, plannedTable } from './plan';
 export type {
   DeployedNames,
   DeploymentPlan,

@@ -5,6 +5,7 @@
  * so what the sandbox runs is what `cdk deploy` ships.
  */
 import type { ExistingTable, ResolvedConfig, ResolvedFunction, TableDefinition } from '../config';
+import { isPlaceholder } from '../config';
 import { DEAD_LETTER_RETENTION_SECONDS } from '../delivery/dead-letter-format';
 import type { HistorySettings, JwtSettings } from '../environment';
 import { functionEnvironment } from '../environment';
@@ -400,4 +401,38 @@ export function plannedTable(plan: DeploymentPlan, id: string): PlannedTable {
   const table = plan.tables.find((candidate) => candidate.id === id);
   if (!table) throw new Error(`The deployment has no table '${id}'.`);
   return table;
+}
+
+/**
+ * What still has to be filled in before the plan can be deployed: placeholders such as
+ * `<user pool id>` that rohrpost.config.ts ships with. The sandbox runs them (it signs its own
+ * tokens); a deployment would refuse every connection.
+ */
+export function deploymentProblems(plan: DeploymentPlan): string[] {
+  const problems: string[] = [];
+  for (const fn of plan.functions) {
+    const { jwt } = fn.environment;
+    if (!jwt) continue;
+    if (isPlaceholder(jwt.issuer) || isPlaceholder(jwt.jwksUri)) {
+      problems.push(
+        `rohrpost.config.ts: authorizer.jwt.issuer is still the placeholder ${JSON.stringify(jwt.issuer)}. ` +
+          "Put your identity provider's issuer there, as its tokens' `iss` claim says it: for a Cognito user " +
+          'pool https://cognito-idp.<region>.amazonaws.com/<user pool id>, with the region and the id from ' +
+          "the pool's overview in the Cognito console (like eu-central-1_AbCdEf123). npm start works with " +
+          'the placeholder: the sandbox signs its own tokens.',
+      );
+    }
+    for (const [field, values] of [
+      ['audience', jwt.audience],
+      ['clientId', jwt.clientId],
+    ] as const) {
+      const placeholders = values.filter(isPlaceholder);
+      if (placeholders.length === 0) continue;
+      problems.push(
+        `rohrpost.config.ts: authorizer.jwt.${field} is still the placeholder ${JSON.stringify(placeholders[0])}. ` +
+          "Put your app client's id there: in the Cognito console, your user pool's App clients list it.",
+      );
+    }
+  }
+  return problems;
 }
