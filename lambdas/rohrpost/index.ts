@@ -8,6 +8,7 @@ export type {
   ErrorReplyOptions,
   GroupOperations,
   HandlerContext,
+  HandlerLogger,
   ReplyOptions,
   SendOptions,
 } from './protocol/context';

@@ -6,6 +6,7 @@ import config from '../../rohrpost.config';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';
 import { testDynamoDbEndpoint, uniquePrefix } from '../support/dynamodb';
+import { eventually, recordingReporter } from '../support/recording-reporter';
 import { TestSocket } from '../support/socket';
 
 /** The README's code blocks, by how they start. */
@@ -32,6 +33,7 @@ describe('the notes example', () => {
   let sandbox: Sandbox;
   let alice: TestSocket;
   let bob: TestSocket;
+  const reporter = recordingReporter();
 
   beforeAll(async () => {
     sandbox = await startSandbox({
@@ -39,6 +41,7 @@ describe('the notes example', () => {
       port: 0,
       dynamodb: { endpoint: testDynamoDbEndpoint() },
       tablePrefix: uniquePrefix(),
+      reporter,
     });
     [alice, bob] = [await TestSocket.open(sandbox.websocketUrl), await TestSocket.open(sandbox.websocketUrl)];
   });
@@ -110,9 +113,20 @@ describe('the notes example', () => {
     });
   });
 
-  test('subscribing to anything but a note is refused', async () => {
+  test('subscribing to anything but a note is refused; the sandbox says which authorize refused it', async () => {
     expect(await alice.ask('{"id": 5, "type": "subscribe", "data": {"type": "user", "id": 1}}')).toBe(
       '{"id":5,"type":"subscribe","error":"Not allowed to subscribe to this group."}',
+    );
+    // The line is the function's own, source-mapped from its deployed bundle to the TypeScript.
+    await eventually(() =>
+      reporter.lines.some(
+        (line) =>
+          line.includes(
+            'Subscription refused: the authorize function of subscriptionHandlers returned no group',
+          ) &&
+          line.includes('"defaultName":"user-1"') &&
+          /"definedIn":"[^"]*lambdas\/handlers\/subscribe\.ts:\d+:\d+"/.test(line),
+      ),
     );
   });
 

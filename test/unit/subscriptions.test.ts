@@ -3,6 +3,7 @@ import { createWebSocketHandler, HandlerError, subscriptionHandlers } from '../.
 import { defaultGroupName } from '../../lambdas/rohrpost/runtime/subscriptions';
 import type { MembershipStore } from '../../lambdas/rohrpost/storage/membership';
 import { roundTrip } from '../support/events';
+import { recordingLogger } from '../support/recording-logger';
 
 /** A store that fails the test if a refused subscription ever reaches it. */
 const untouchable: MembershipStore = {
@@ -24,6 +25,27 @@ describe('subscribe refusals', () => {
       '{"id": 4, "type": "subscribe", "auth_jwt": "t", "data": {"type": "note", "id": 1}}',
     );
     expect(reply).toBe('{"id":4,"type":"subscribe","error":"Not allowed to subscribe to this group."}');
+  });
+
+  test('a refusal tells the developer, in the log, where the authorize function that refused is', async () => {
+    const logger = recordingLogger();
+    const handler = createWebSocketHandler({
+      handlers: [subscriptionHandlers({ authorize: () => undefined })],
+      membership: () => untouchable,
+      logger,
+    });
+    await roundTrip(handler, '{"id": 5, "type": "subscribe", "data": {"type": "todo", "id": 1}}');
+    expect(logger.entries).toEqual([
+      {
+        level: 'info',
+        message: 'Subscription refused: the authorize function of subscriptionHandlers returned no group',
+        fields: {
+          group: { type: 'todo', id: 1 },
+          defaultName: 'todo-1',
+          definedIn: expect.stringMatching(/test[/\\]unit[/\\]subscriptions\.test\.ts:\d+:\d+$/),
+        },
+      },
+    ]);
   });
 
   test('undefined from the authorization function refuses', async () => {

@@ -58,6 +58,17 @@ export interface GroupOperations {
   send(group: string, message: MessageParts): Promise<FanOutResult>;
 }
 
+/**
+ * The function's structured logger (Powertools' Logger): a JSON line with the fields given,
+ * the request id, the connection and the message type.
+ */
+export interface HandlerLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
 /** What a handler gets besides the request: who is calling, and how to answer. */
 export interface HandlerContext {
   /** API Gateway's id of the calling connection. */
@@ -77,4 +88,6 @@ export interface HandlerContext {
   replyError(error: unknown, options?: ErrorReplyOptions): void;
   /** Joining, leaving and sending to groups. */
   readonly groups: GroupOperations;
+  /** Where the handler logs; its lines carry the request id, the connection and the message type. */
+  readonly logger: HandlerLogger;
 }

@@ -45,6 +45,8 @@ export const SubscriptionErrors = {
  * only names the group, and when it refuses or throws, the group's default name is left.
  */
 export function subscriptionHandlers(options: { authorize?: AuthorizeSubscription } = {}): MessageHandler {
+  // Where the application set them up, for the log of a refusal: the stack is read only then.
+  const definedAt = new Error();
   return defineHandler(['subscribe', 'unsubscribe'], async (request, context) => {
     const group = request.data;
     const subscription: SubscriptionRequest = {
@@ -59,7 +61,16 @@ export function subscriptionHandlers(options: { authorize?: AuthorizeSubscriptio
       const since = parseSince(request.since);
       if (since instanceof Error) throw new HandlerError(since.message);
       const allowed = await authorize();
-      if (allowed === undefined) throw new HandlerError(SubscriptionErrors.refused);
+      if (allowed === undefined) {
+        // The client hears only that it was refused; the developer hears where to allow it.
+        context.logger.info(
+          options.authorize
+            ? 'Subscription refused: the authorize function of subscriptionHandlers returned no group'
+            : 'Subscription refused: subscriptionHandlers has no authorize function, so it refuses every group',
+          { group, defaultName: subscription.defaultName, definedIn: callerOf(definedAt) },
+        );
+        throw new HandlerError(SubscriptionErrors.refused);
+      }
       const { position, recovered } = await context.groups.join(allowed, { since });
       return context.reply({
         group: allowed,
@@ -87,4 +98,11 @@ export function defaultGroupName(group: JsonValue | undefined): string | undefin
     return undefined;
   }
   return `${type}-${id}`;
+}
+
+/** The file and line that called the framework, from a stack captured there. */
+function callerOf(captured: Error): string | undefined {
+  const frames = (captured.stack ?? '').split('\n').slice(1);
+  const outside = frames.find((frame) => !/lambdas[/\\]rohrpost[/\\]/.test(frame)) ?? frames[0];
+  return /\(?([^()\s]+:\d+:\d+)\)?$/.exec(outside?.trim() ?? '')?.[1];
 }

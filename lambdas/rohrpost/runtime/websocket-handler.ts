@@ -235,7 +235,7 @@ class Invocation implements HandlerContext {
     private readonly request: RohrpostRequest,
     readonly requestContext: WebSocketRequestContext,
     private readonly outbox: Outbox,
-    private readonly logger: Logger,
+    readonly logger: Logger,
     private readonly createGroups: () => GroupOperations,
   ) {}
 
