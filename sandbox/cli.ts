@@ -8,9 +8,13 @@ import config from '../rohrpost.config';
 import { consoleReporter } from './console-reporter';
 import { JavaMissingError } from './dynamodb-local';
 import { METRICS_PATH } from './metrics-summary';
+import { watchConfig } from './config-file';
 import { publishRunningSandbox } from './running-sandbox';
 import type { Sandbox } from './sandbox';
 import { startSandbox } from './sandbox';
+
+/** The configuration the sandbox runs, and follows while it runs. */
+const CONFIG_FILE = join(__dirname, '..', 'rohrpost.config.ts');
 
 /** The stack bin/app.ts synthesizes. */
 const STACK_NAME = 'Rohrpost';
@@ -133,6 +137,8 @@ async function main(): Promise<void> {
       `  ${options.watch ? 'Saved changes to the functions reload them. ' : ''}Stop with Ctrl-C.\n\n`,
   );
 
+  const stopWatchingConfig = options.watch ? followConfig(sandbox) : () => undefined;
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -140,6 +146,7 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     stopping = true;
+    stopWatchingConfig();
     process.stdout.write(`\n${signal}: stopping the sandbox...\n`);
     const figures = sandbox.metrics.format();
     if (figures.length > 0) process.stdout.write(`Metrics since the start:\n  ${figures.join('\n  ')}\n`);
@@ -153,6 +160,33 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * Takes on a saved rohrpost.config.ts as far as a running sandbox can (new tables, the
+ * functions' environment), and says plainly what needs a restart.
+ */
+function followConfig(sandbox: Sandbox): () => void {
+  const say = (line: string) => void process.stdout.write(`${line}\n`);
+  let applying: Promise<void> = Promise.resolve();
+  return watchConfig(CONFIG_FILE, (result, changedAt) => {
+    applying = applying.then(async () => {
+      if (result instanceof Error) {
+        return say(`! rohrpost.config.ts: ${result.message}\n  Still running the configuration from before.`);
+      }
+      const change = await sandbox.applyConfig(result, changedAt);
+      if (change.needRestart.length > 0) {
+        return say(
+          `! rohrpost.config.ts changed what only a restart applies: ${change.needRestart.join('; ')}.\n` +
+            '  Stop the sandbox (Ctrl-C) and run npm start again.',
+        );
+      }
+      if (change.applied.length > 0) {
+        publishRunningSandbox(sandbox);
+        say(`↻ rohrpost.config.ts: ${change.applied.join('; ')}`);
+      }
+    });
+  });
 }
 
 void main();

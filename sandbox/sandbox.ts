@@ -26,6 +26,7 @@ import { MetricsSummary } from './metrics-summary';
 import { PageServer } from './page-server';
 import { LocalQueue } from './sqs/local-queue';
 import { SqsApi } from './sqs/sqs-api';
+import { planChanges } from './plan-changes';
 import type { StreamReporter } from './streams/stream-batches';
 import { StreamBatches } from './streams/stream-batches';
 import { StreamPoller } from './streams/stream-poller';
@@ -76,6 +77,14 @@ export interface SandboxOptions {
   readonly reporter?: SandboxReporter;
 }
 
+/** What a running sandbox made of a changed configuration. */
+export interface ConfigChange {
+  /** What it took on, in words: tables created, functions told. */
+  readonly applied: readonly string[];
+  /** What only a restart applies, in words; when there is any, nothing was taken on. */
+  readonly needRestart: readonly string[];
+}
+
 export interface Sandbox {
   /** What the configuration deploys, which the sandbox runs. */
   readonly plan: DeploymentPlan;
@@ -101,6 +110,13 @@ export interface Sandbox {
   readonly deadLetters: readonly DeadLetter[];
   /** The running functions, by role. */
   readonly functions: ReadonlyMap<FunctionRole, LocalFunction>;
+  /**
+   * Takes on a changed configuration, as far as a running sandbox can and as a deployment would
+   * apply it: new tables are created with their streams and read from their first change, and
+   * the functions are told their new environment. The stream of a new table is read once the
+   * function it feeds runs code newer than `changedAt` (the configuration is bundled into it).
+   */
+  applyConfig(config: ResolvedConfig, changedAt: number): Promise<ConfigChange>;
   /** Stops everything the sandbox started, DynamoDB Local included. */
   stop(): Promise<void>;
 }
@@ -167,7 +183,7 @@ async function stopParts(parts: Parts): Promise<void> {
  */
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config } = options;
-  const plan = deploymentPlan(config);
+  let plan = deploymentPlan(config);
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
   const reporter = options.reporter ?? SILENT;
   const metrics = new MetricsSummary();
@@ -253,7 +269,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       if (!asset) throw new Error(`The synthesized stack has no ${planned.constructId} function.`);
       return { code: assetCode(asset.asset, root), handler: asset.handler };
     };
-    for (const planned of plan.functions) {
+    const environmentFor = (planned: PlannedFunction) => {
       // There is no Cognito locally: the authorizer trusts the sandbox's own issuer instead.
       const told =
         planned.environment.jwt && localIssuer
@@ -262,26 +278,29 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
               environment: { ...planned.environment, jwt: localIssuer.settingsAt(gateway.origin) },
             }
           : planned;
+      return {
+        ...localLambdaEnvironment({
+          functionName: planned.role,
+          memorySize: planned.memorySize,
+          dynamodbEndpoint,
+          sqsEndpoint: gateway.origin,
+        }),
+        ...environmentOf(told, {
+          managementEndpoint: gateway.managementEndpoint,
+          tableName: (id) => tableNames[id]!,
+          queueUrl: (id) => queues.get(id)!.url,
+          metricsNamespace: 'rohrpost/sandbox',
+        }),
+      };
+    };
+    for (const planned of plan.functions) {
       const started = await LocalFunction.start({
         name: planned.role,
         ...codeOf(planned),
         memorySize: planned.memorySize,
         timeoutMs: planned.timeoutSeconds * 1000,
         reservedConcurrency: planned.reservedConcurrency,
-        environment: {
-          ...localLambdaEnvironment({
-            functionName: planned.role,
-            memorySize: planned.memorySize,
-            dynamodbEndpoint,
-            sqsEndpoint: gateway.origin,
-          }),
-          ...environmentOf(told, {
-            managementEndpoint: gateway.managementEndpoint,
-            tableName: (id) => tableNames[id]!,
-            queueUrl: (id) => queues.get(id)!.url,
-            metricsNamespace: 'rohrpost/sandbox',
-          }),
-        },
+        environment: environmentFor(planned),
         workDirectory,
         reporter: functionReporter,
       });
@@ -298,14 +317,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       },
     });
 
-    for (const source of plan.streamSources) {
+    const startStream = async (source: PlannedStreamSource, createdNow: boolean) => {
       const tableName = tableNames[source.table]!;
       parts.pollers.push(
         await StreamPoller.start({
           endpoint: dynamodbEndpoint,
           tableName,
           // Changes written since the sandbox created the table are read, however soon.
-          startingPosition: created.has(tableName) ? 'TRIM_HORIZON' : source.startingPosition,
+          startingPosition: createdNow ? 'TRIM_HORIZON' : source.startingPosition,
           batchSize: source.batchSize,
           reporter,
           batches: (streamArn) =>
@@ -319,10 +338,46 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
             }),
         }),
       );
-    }
+    };
+    for (const source of plan.streamSources) await startStream(source, created.has(tableNames[source.table]!));
+
+    const applyConfig = async (next: ResolvedConfig, changedAt: number): Promise<ConfigChange> => {
+      const nextPlan = deploymentPlan(next);
+      const changes = planChanges(plan, nextPlan);
+      if (changes.needRestart.length > 0) return { applied: [], needRestart: changes.needRestart };
+      const applied: string[] = [];
+      for (const table of changes.newTables) tableNames[table.id] = `${prefix}${table.localName}`;
+      await createTables(
+        dynamodbEndpoint,
+        changes.newTables.map((table) => ({
+          tableName: tableNames[table.id]!,
+          definition: table.definition,
+          stream: table.stream,
+        })),
+      );
+      for (const table of changes.newTables) {
+        applied.push(`created table ${tableNames[table.id]}${table.stream ? ' with its stream' : ''}`);
+      }
+      plan = nextPlan;
+      for (const planned of changes.changedEnvironments) {
+        functions.get(planned.role)!.updateEnvironment(environmentFor(planned));
+        applied.push(`told the ${planned.role} function its new environment`);
+      }
+      for (const source of changes.newStreamSources) {
+        const reloaded = await routeFunction(source.function).codeNewerThan(changedAt, 60_000);
+        await startStream(source, true);
+        applied.push(
+          `reading the stream of ${tableNames[source.table]}` +
+            (reloaded ? '' : ` (the ${source.function} function did not reload with the change within a minute)`),
+        );
+      }
+      return { applied, needRestart: [] };
+    };
 
     return {
-      plan,
+      get plan() {
+        return plan;
+      },
       websocketUrl: `ws://localhost:${gateway.port}`,
       pageUrl: parts.page && `http://localhost:${gateway.port}/`,
       managementEndpoint: gateway.managementEndpoint,
@@ -338,6 +393,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         const queue = queues.get('dead-letters');
         return (queue?.messages ?? []).flatMap((message) => readDeadLetter(message.body) ?? []);
       },
+      applyConfig,
       stop,
     };
   } catch (error) {

@@ -73,11 +73,6 @@ export class FunctionInstance {
     this.ready.catch(() => undefined);
   }
 
-  /** The folder of the code this instance runs. */
-  get directory(): string {
-    return this.data.directory;
-  }
-
   invoke(event: unknown, timeoutMs: number): Promise<unknown> {
     if (this.ended) {
       return Promise.reject(new FunctionError(this.data.functionName, 'crash', 'the instance has ended'));

@@ -25,7 +25,7 @@ export interface LocalFunctionOptions {
   /** Memory in MB; it bounds the worker's heap. */
   readonly memorySize: number;
   readonly timeoutMs: number;
-  /** The function's whole environment, as Lambda would give it. */
+  /** The function's whole environment, as Lambda would give it; `updateEnvironment` changes it. */
   readonly environment: Readonly<Record<string, string>>;
   /** The sandbox's folder for the runtime it loads code with. */
   readonly workDirectory: string;
@@ -41,6 +41,12 @@ export interface LocalFunctionOptions {
 
 const DEFAULT_MAX_INSTANCES = 4;
 
+/** What an instance is started with: the code's folder and the environment. */
+interface Setup {
+  readonly directory: string;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
 /**
  * A Lambda function run locally, in worker threads with its own environment. As in Lambda, an
  * instance (one worker) runs one invocation at a time; another invocation arriving meanwhile
@@ -55,7 +61,11 @@ export class LocalFunction {
   private readonly idle: FunctionInstance[] = [];
   /** Invocations under way, waiting ones included: what reserved concurrency counts. */
   private inFlight = 0;
-  private directory = '';
+  /** What new instances start with; an instance started with an older setup is not reused. */
+  private current: Setup;
+  /** When the current code was loaded, epoch milliseconds. */
+  private codeLoadedAt = 0;
+  private readonly setupOf = new WeakMap<FunctionInstance, Setup>();
   private instanceCount = 0;
   private stopped = false;
   private readonly instances = new Set<FunctionInstance>();
@@ -71,6 +81,7 @@ export class LocalFunction {
     private readonly runtimeScript: string,
   ) {
     this.maxInstances = options.maxInstances ?? DEFAULT_MAX_INSTANCES;
+    this.current = { directory: '', environment: options.environment };
   }
 
   /** Starts the function with its first code; rejects, having stopped everything, when that code cannot load. */
@@ -82,15 +93,36 @@ export class LocalFunction {
         (message) =>
           options.reporter.functionFailed(options.name, `${message}\nStill running the previous code.`),
       );
-      const first = fn.startInstance(directory);
+      const setup = { directory, environment: options.environment };
+      const first = fn.startInstance(setup);
       await first.ready;
-      fn.directory = directory;
+      fn.current = setup;
+      fn.codeLoadedAt = Date.now();
       fn.idle.push(first);
     } catch (error) {
       await fn.stop();
       throw error;
     }
     return fn;
+  }
+
+  /**
+   * Gives new instances this environment; idle instances end, busy ones end when their
+   * invocation does: as when a function's configuration is updated in Lambda.
+   */
+  updateEnvironment(environment: Readonly<Record<string, string>>): void {
+    this.current = { directory: this.current.directory, environment };
+    for (const previous of this.idle.splice(0)) void previous.terminate();
+  }
+
+  /** Resolves once the code loaded is newer than `time` (epoch milliseconds); false when `timeoutMs` passes first. */
+  async codeNewerThan(time: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.codeLoadedAt <= time) {
+      if (Date.now() > deadline || this.stopped) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return true;
   }
 
   /** How many instances are running (busy or idle). */
@@ -145,17 +177,17 @@ export class LocalFunction {
         `Rate Exceeded: the reserved concurrency of ${ceiling} is in use`,
       );
     }
-    if (this.instances.size < this.maxInstances) return this.startInstance(this.directory);
+    if (this.instances.size < this.maxInstances) return this.startInstance(this.current);
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   /** An instance that finished an invocation takes the next one, unless it has ended or runs old code. */
   private release(instance: FunctionInstance): void {
     if (this.stopped) return;
-    const usable = !instance.ended && instance.directory === this.directory;
+    const usable = !instance.ended && this.setupOf.get(instance) === this.current;
     if (!usable) void instance.terminate();
     const waiter = this.waiting.shift();
-    if (waiter) waiter.resolve(usable ? instance : this.startInstance(this.directory));
+    if (waiter) waiter.resolve(usable ? instance : this.startInstance(this.current));
     else if (usable) this.idle.push(instance);
   }
 
@@ -163,7 +195,8 @@ export class LocalFunction {
   private async replaceCode(directory: string): Promise<void> {
     if (this.stopped) return;
     const started = Date.now();
-    const instance = this.startInstance(directory);
+    const setup = { directory, environment: this.current.environment };
+    const instance = this.startInstance(setup);
     try {
       await instance.ready;
     } catch (error) {
@@ -174,22 +207,24 @@ export class LocalFunction {
       );
       return;
     }
-    this.directory = directory;
+    this.current = setup;
+    this.codeLoadedAt = Date.now();
     for (const previous of this.idle.splice(0)) void previous.terminate();
     this.idle.push(instance);
     this.options.reporter.reloaded(this.options.name, Date.now() - started);
   }
 
-  private startInstance(directory: string): FunctionInstance {
-    const { name, handler, memorySize, environment, reporter } = this.options;
+  private startInstance(setup: Setup): FunctionInstance {
+    const { name, handler, memorySize, reporter } = this.options;
     const number = ++this.instanceCount;
     const started = Date.now();
     const instance = new FunctionInstance(
       this.runtimeScript,
-      { directory, handler, functionName: name, memorySize },
-      environment,
+      { directory: setup.directory, handler, functionName: name, memorySize },
+      setup.environment,
       reporter,
     );
+    this.setupOf.set(instance, setup);
     this.instances.add(instance);
     instance.ready.then(
       () => reporter.coldStart(name, number, Date.now() - started),

@@ -52,3 +52,14 @@ describe('README: notification hooks', () => {
     ).toBe(shipped);
   });
 });
+
+describe('README: snippets are safe to paste', () => {
+  test("the handlers index it shows is the project's own, with the new handler's two lines", () => {
+    const shown = codeBlock('// lambdas/handlers/index.ts').split('\n').slice(1);
+    const project = readFileSync(join(__dirname, '../../lambdas/handlers/index.ts'), 'utf8').split('\n');
+    const withoutGreet = shown
+      .filter((line) => line !== "import greet from './greet';")
+      .map((line) => line.replace(', greet]', ']'));
+    expect(withoutGreet.join('\n').trim()).toBe(project.join('\n').trim());
+  });
+});
