@@ -16,6 +16,8 @@ const shared = {
   // The README's examples import the client by its package name.
   moduleNameMapper: { '^@rohrpost/client$': '<rootDir>/client/src' },
   setupFiles: ['<rootDir>/test/support/aws-environment.ts'],
+  // Jest's 5 s default is a guess a loaded machine misses: a hang guard instead (hang-guard.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/test-timeout.ts'],
 };
 
 /**
@@ -34,7 +36,6 @@ module.exports = {
     {
       ...shared,
       displayName: 'integration',
-      setupFilesAfterEnv: ['<rootDir>/test/support/integration-timeout.ts'],
       // Node's, and it deletes the tables each test file created in the shared DynamoDB Local.
       testEnvironment: '<rootDir>/test/support/environment.cjs',
       roots: ['<rootDir>/test/integration'],
