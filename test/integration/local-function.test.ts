@@ -82,14 +82,15 @@ describe('LocalFunction', () => {
   });
 
   test('a timeout rejects, and the instance is replaced', async () => {
+    // 2 s: time enough for the fresh instance's answer below, however busy the machine.
     const { fn } = await start(
       `let calls = 0; export const handler = async (event: { wait: number }) => {
          calls++; await new Promise((r) => setTimeout(r, event.wait)); return calls; };`,
-      { timeoutMs: 300 },
+      { timeoutMs: 2_000 },
     );
-    // The handler could answer 10 s after it started, the timeout ends it at 300 ms: it cannot
-    // answer first, however busy the machine.
-    await expect(fn.invoke({ wait: 10_000 })).rejects.toMatchObject({ reason: 'timeout' });
+    // The handler could answer 60 s after it started, the timeout ends it at 2 s: it cannot
+    // answer first.
+    await expect(fn.invoke({ wait: 60_000 })).rejects.toMatchObject({ reason: 'timeout' });
     // A fresh instance: its module state starts over.
     expect(await fn.invoke({ wait: 0 })).toBe(1);
   });
