@@ -128,7 +128,9 @@ async function main(): Promise<void> {
       `  Management API  ${sandbox.managementEndpoint}   (POST, GET, DELETE /@connections/{connectionId})\n` +
       `  DynamoDB        ${sandbox.dynamodbEndpoint}   (tables: ${tables})\n` +
       `  Metrics         ${sandbox.gateway.origin}${METRICS_PATH}   (as CloudWatch would add them up)\n` +
-      (options.assembly ? `  Functions       the synthesized assets of ${options.assembly}, as cdk deploy uploads them\n` : '') +
+      (options.assembly
+        ? `  Functions       the synthesized assets of ${options.assembly}, as cdk deploy uploads them\n`
+        : '') +
       (sandbox.localIssuer
         ? `  JWT issuer      local, in place of authorizer.jwt's: npm run token -- alice\n`
         : '') +

@@ -64,7 +64,7 @@ describe('npm run synth', () => {
     expect(summary).toMatch(
       /^\s+Outputs\s+WebSocketUrl, ManagementEndpoint, DeadLetterQueueUrl, NotificationFunctionName$/m,
     );
-  }, 120_000);
+  });
 });
 
 describe('RohrpostWebSocket in another CDK app', () => {

@@ -48,7 +48,7 @@ async function startCli(...args: string[]): Promise<Started> {
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(() => output.includes('Stop with Ctrl-C') || child.exitCode !== null, 30_000);
+  await eventually(() => output.includes('Stop with Ctrl-C') || child.exitCode !== null);
   const websocketUrl = /WebSocket\s+(ws:\/\/\S+)/.exec(output)?.[1];
   const dynamodbPort = /DynamoDB\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
   if (!websocketUrl || !dynamodbPort) throw new Error(`the sandbox did not start:\n${output}`);
@@ -106,7 +106,7 @@ describe('npm start', () => {
     children.push(client);
     let clientOutput = '';
     client.stdout.on('data', (chunk: Buffer) => (clientOutput += chunk.toString()));
-    await eventually(() => clientOutput.includes('Connected to'), 20_000);
+    await eventually(() => clientOutput.includes('Connected to'));
     client.stdin.write('{"id": 1, "type": "ping"}\n');
     await eventually(() => clientOutput.includes('< {"id":1,"type":"pong"}'));
     client.stdin.end();
@@ -128,7 +128,7 @@ describe('npm start', () => {
     await eventually(
       () => processesMatching(`DynamoDBLocal.jar.*-port ${started.dynamodbPort}`).length === 0,
     );
-  }, 60_000);
+  });
 
   test('even SIGKILL leaves no Java process behind, and the next start removes its bundles', async () => {
     const started = await startCli('--quiet');
@@ -138,7 +138,7 @@ describe('npm start', () => {
     expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(true);
     started.child.kill('SIGKILL');
     await exited(started.child);
-    await eventually(() => java.every((pid) => !isRunning(pid)), 10_000);
+    await eventually(() => java.every((pid) => !isRunning(pid)));
     expect(buildFolders().some((folder) => folder.startsWith(bundles))).toBe(true);
     // Its file is left behind, and ignored: its process is gone.
     expect(existsSync(published(started.child))).toBe(true);
@@ -149,7 +149,7 @@ describe('npm start', () => {
     expect(existsSync(published(started.child))).toBe(false);
     next.child.kill('SIGTERM');
     await exited(next.child);
-  }, 90_000);
+  });
 
   test('--help explains the options', () => {
     const help = spawnSync(...node(['--help']), { cwd: root, encoding: 'utf8' });
@@ -265,7 +265,7 @@ describe('npm run table', () => {
     expect(await exited(started.child)).toBe(0);
     expect(await table('list')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
     expect(await shell('npm run -s redrive')).toMatchObject({ status: 1, stderr: NO_SANDBOX });
-  }, 90_000);
+  });
 });
 
 describe('npm run client', () => {
@@ -306,7 +306,7 @@ describe('npm run client', () => {
     expect(printed.slice(-2)).toEqual(['Closed: 1000', '']);
     const received = fixture.reporter.lines.filter((line) => line.startsWith('frame in '));
     expect(received.map((line) => line.split(' ').slice(3).join(' '))).toEqual(lines);
-  }, 30_000);
+  });
 });
 
 function errorOf(text: string): string {

@@ -8,6 +8,7 @@ import {
   TimeoutError,
 } from '../../client/src';
 import { events, useClients } from '../support/clients';
+import { WAIT_GUARD_MS } from '../support/hang-guard';
 import { eventually } from '../support/recording-reporter';
 import { ScriptedServer } from '../support/scripted-server';
 
@@ -95,11 +96,15 @@ describe('the client against a scripted server', () => {
 
   test('calls made while offline go out once connected; their timeout runs meanwhile', async () => {
     const scripted = await server();
-    scripted.refuseNext = 2;
+    // Offline until the short call has timed out: every handshake is refused until then, so no
+    // server can have answered it, however slow the machine.
+    scripted.refuseNext = Infinity;
     const rohrpost = client(scripted.url, { reconnect: { initialDelayMs: 50, maxDelayMs: 100 } });
     const slow = rohrpost.call('echo', 'late', { timeoutMs: 20 }).catch((error: unknown) => error);
-    const patient = rohrpost.call('echo', 'on time', { timeoutMs: 5_000 });
+    const patient = rohrpost.call('echo', 'on time', { timeoutMs: WAIT_GUARD_MS });
     expect(await slow).toBeInstanceOf(TimeoutError);
+    expect(scripted.connections).toEqual([]);
+    scripted.refuseNext = 0;
     expect(await patient).toBe('on time');
     const connection = await scripted.connection();
     expect(connection.received.map((message) => message.data)).toEqual(['on time']);
@@ -130,8 +135,9 @@ describe('the client against a scripted server', () => {
 
   test('close() rejects pending calls, refuses new ones, and does not reconnect', async () => {
     const scripted = await server(() => undefined);
-    const rohrpost = client(scripted.url);
+    const rohrpost = client(scripted.url, { reconnect: { initialDelayMs: 10, maxDelayMs: 10 } });
     const closes = events(rohrpost, 'close');
+    const reconnecting = events(rohrpost, 'reconnecting');
     await scripted.connection();
     await eventually(() => rohrpost.state === 'open');
     const pending = rohrpost.call('never').catch((e: unknown) => e);
@@ -139,23 +145,36 @@ describe('the client against a scripted server', () => {
     expect(await pending).toBeInstanceOf(ConnectionClosedError);
     expect(await rohrpost.call('ping').catch((e: unknown) => e)).toBeInstanceOf(ConnectionClosedError);
     expect(rohrpost.state).toBe('closed');
+    // A reconnect is always announced when it is scheduled: none was, so none can come.
+    expect(reconnecting).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(scripted.connections).toHaveLength(1);
     expect(closes).toEqual([{ code: 1000, reason: 'client closed', willReconnect: false, opened: true }]);
   });
 
-  test('an idle connection is pinged, and one whose ping goes unanswered is replaced', async () => {
-    let answer = true;
-    const scripted = await server((message) => (answer ? { id: message.id, type: 'pong' } : undefined));
+  test('an idle connection is pinged again and again while its pings are answered', async () => {
+    const scripted = await server();
+    // The answer to a ping cannot be late here, however busy the machine: only a hang would be.
+    const rohrpost = client(scripted.url, { keepAlive: { intervalMs: 50, timeoutMs: WAIT_GUARD_MS } });
+    const closes = events(rohrpost, 'close');
+    const first = await scripted.connection(1);
+    // The next ping waits for the last one's pong: three pings, two pongs the client took in.
+    await eventually(() => first.received.filter((m) => m.type === 'ping').length >= 3);
+    expect(first.received.every((m) => m.type === 'ping')).toBe(true);
+    expect(closes).toEqual([]);
+  });
+
+  test('a connection whose ping goes unanswered is replaced', async () => {
+    // A server that never answers: the ping's timeout is sure to run out first.
+    const scripted = await server(() => undefined);
     const rohrpost = client(scripted.url, {
       keepAlive: { intervalMs: 50, timeoutMs: 50 },
       reconnect: { initialDelayMs: 10, maxDelayMs: 10 },
     });
     const closes = events(rohrpost, 'close');
     const first = await scripted.connection(1);
-    await eventually(() => first.received.filter((m) => m.type === 'ping').length >= 2);
-    answer = false;
     await scripted.connection(2);
+    expect(first.received.map((m) => m.type)).toEqual(['ping']);
     expect(closes[0]).toEqual({
       code: 4000,
       reason: 'keep-alive ping unanswered',

@@ -8,7 +8,7 @@ const CLIENT = join(__dirname, '../../client');
 describe('the client package', () => {
   beforeAll(() => {
     execFileSync(process.execPath, ['--import', 'tsx', join(CLIENT, 'build.ts')], { stdio: 'pipe' });
-  }, 60_000);
+  });
 
   const exportsOf = (script: string, type: 'commonjs' | 'module') =>
     execFileSync(process.execPath, [`--input-type=${type}`, '-e', script], { encoding: 'utf8' }).trim();

@@ -48,7 +48,7 @@ describe('delivery guarantees in the sandbox', () => {
     return socket;
   }
 
-  const nextUpdate = (socket: TestSocket) => socket.nextJson<Update>(10_000);
+  const nextUpdate = (socket: TestSocket) => socket.nextJson<Update>();
 
   async function take(socket: TestSocket, count: number): Promise<Update[]> {
     const updates: Update[] = [];
@@ -94,7 +94,7 @@ describe('delivery guarantees in the sandbox', () => {
     fixture.sandbox.gateway.injectPostFailures(403);
     await put('items', { id: 'retried', name: 'once' });
     // One member got it on both attempts, the other on the retry only: three frames of one message.
-    await eventually(() => first.received.length + second.received.length === 2 + 3, 10_000);
+    await eventually(() => first.received.length + second.received.length === 2 + 3);
     const frames = [...first.received.slice(1), ...second.received.slice(1)];
     expect(new Set(frames).size).toBe(1);
     expect(JSON.parse(frames[0]!)).toMatchObject({ data: { group: 'item-retried', seq: 1 } });
@@ -134,7 +134,7 @@ describe('delivery guarantees in the sandbox', () => {
       { id: 'poisoned', poison: true },
       ...Array.from({ length: 5 }, (_, i) => ({ id: `after-${i}` })),
     ]);
-    await eventually(() => letterFor(fixture.sandbox, 'poisoned') !== undefined, 10_000);
+    await eventually(() => letterFor(fixture.sandbox, 'poisoned') !== undefined);
     // Lambda's retries start at the poison, so its batch came three times (retryAttempts: 2) and
     // the function set it aside on the third; its five others were sent once.
     expect(retriesOf('hooked') - retriesBefore).toBe(2);
@@ -194,7 +194,7 @@ describe('delivery guarantees in the sandbox', () => {
 
       const witness = await subscribed({ type: 'item', id: 'away' });
       for (const name of ['missed 1', 'missed 2', 'missed 3']) await put('items', { id: 'away', name });
-      const missed = [await witness.next(10_000), await witness.next(10_000), await witness.next(10_000)];
+      const missed = [await witness.next(), await witness.next(), await witness.next()];
 
       const back = await client();
       back.send({ id: 'r', type: 'subscribe', data: { type: 'item', id: 'away' }, since: seen.data });

@@ -79,7 +79,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
       { tableName: tables.history, definition: historyTableDefinition, stream: false },
       { tableName: tables.notes, definition: config.tables.notes!, stream: true },
     ]);
-  }, 120_000);
+  });
 
   afterAll(async () => {
     db.destroy();

@@ -64,7 +64,7 @@ describe('the notes example', () => {
     const seen = transcript('< {"id":4821');
     expect(seen).toHaveLength(3);
     for (const line of seen) {
-      const update = await alice.next(10_000);
+      const update = await alice.next();
       expect(withoutId(update)).toMatch(pattern(withoutId(line.slice(2))));
       expect(update).toContain(`"epoch":"${epoch}"`);
     }
@@ -81,7 +81,7 @@ describe('the notes example', () => {
       new PutCommand({ TableName: sandbox.tableNames.notes, Item: JSON.parse(written!) as object }),
     );
     db.destroy();
-    const missed = await witness.next(10_000);
+    const missed = await witness.next();
     await witness.close();
 
     alice = await TestSocket.open(sandbox.websocketUrl);
@@ -104,7 +104,7 @@ describe('the notes example', () => {
       }),
     );
     db.destroy();
-    expect(await alice.nextJson(10_000)).toMatchObject({
+    expect(await alice.nextJson()).toMatchObject({
       data: {
         group: 'note-from-sdk',
         type: 'create',

@@ -138,7 +138,7 @@ describe('group history in DynamoDB', () => {
     expect(placed.map((p) => p.position.seq)).toEqual(ids.map((_, i) => i + 1));
     expect(commands.filter((command) => command === 'TransactWriteItemsCommand')).toHaveLength(2);
     expect(await storedMessages(name)).toHaveLength(40);
-  }, 30_000);
+  });
 
   test('a subscriber starts a group without history at seq 0, in the epoch its messages will have', async () => {
     const name = group();

@@ -166,7 +166,6 @@ describe('authorizer.jwt', () => {
         throw new Error(`${(error as Error).message}: ${lines}`);
       });
     },
-    15_000,
   );
 
   describe("the demo page's sign-in, which only the sandbox serves", () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { bundledCode } from '../../sandbox/lambda/function-code';
 import { FunctionError, LocalFunction } from '../../sandbox/lambda/local-function';
 import { eventually, recordingReporter } from '../support/recording-reporter';
+import { WAIT_GUARD_MS } from '../support/hang-guard';
 
 /** Local Lambda functions: bundled as `cdk synth` bundles them, run in worker threads, reloaded on change. */
 describe('LocalFunction', () => {
@@ -31,7 +32,8 @@ describe('LocalFunction', () => {
       code: bundledCode(entry, join(workDirectory, name), options.watch ?? false),
       handler: 'index.handler',
       memorySize: 128,
-      timeoutMs: options.timeoutMs ?? 2_000,
+      // Lambda's timeout is under test only where a test gives one; elsewhere it guards a hang.
+      timeoutMs: options.timeoutMs ?? WAIT_GUARD_MS,
       environment: options.environment ?? {},
       workDirectory,
       reservedConcurrency: options.reservedConcurrency,
@@ -80,12 +82,15 @@ describe('LocalFunction', () => {
   });
 
   test('a timeout rejects, and the instance is replaced', async () => {
+    // 2 s: time enough for the fresh instance's answer below, however busy the machine.
     const { fn } = await start(
       `let calls = 0; export const handler = async (event: { wait: number }) => {
          calls++; await new Promise((r) => setTimeout(r, event.wait)); return calls; };`,
-      { timeoutMs: 300 },
+      { timeoutMs: 2_000 },
     );
-    await expect(fn.invoke({ wait: 1_000 })).rejects.toMatchObject({ reason: 'timeout' });
+    // The handler could answer 60 s after it started, the timeout ends it at 2 s: it cannot
+    // answer first.
+    await expect(fn.invoke({ wait: 60_000 })).rejects.toMatchObject({ reason: 'timeout' });
     // A fresh instance: its module state starts over.
     expect(await fn.invoke({ wait: 0 })).toBe(1);
   });
@@ -107,16 +112,13 @@ describe('LocalFunction', () => {
     expect(await fn.invoke({})).toBe('first');
 
     writeFileSync(entry, `export const handler = async () => 'second';`);
-    await eventually(() => reporter.lines.includes(`reloaded ${name}`), 10_000);
+    await eventually(() => reporter.lines.includes(`reloaded ${name}`));
     expect(await fn.invoke({})).toBe('second');
 
     writeFileSync(entry, `export const handler = async () => { 'third' ;; ) };`);
-    await eventually(
-      () => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 Could not build')),
-      10_000,
-    );
+    await eventually(() => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 Could not build')));
     expect(await fn.invoke({})).toBe('second');
-  }, 30_000);
+  });
 
   /** A handler that reports which instance ran it and how many invocations that instance has run. */
   const instanceReporter = `

@@ -31,7 +31,7 @@ describe('a sandbox that is starting', () => {
     });
     let ready = false;
     void starting.then(() => (ready = true));
-    await eventually(() => tableExists(`${prefix}notes`), 60_000);
+    await eventually(() => tableExists(`${prefix}notes`));
 
     // Every 20 ms from the moment the table exists until the sandbox is ready, and a few after.
     let written = 0;
@@ -58,7 +58,7 @@ describe('a sandbox that is starting', () => {
             }),
           )
         ).Item?.top as number | undefined;
-      await eventually(async () => (await top()) === written, 60_000);
+      await eventually(async () => (await top()) === written);
     } finally {
       await sandbox.stop();
     }

@@ -34,12 +34,11 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
 
   beforeAll(async () => {
     sandbox = await startSandbox({
-      config: defineConfig({ websocket: { entry: join(fixtures, 'websocket.ts'), timeoutSeconds: 2 } }),
+      config: defineConfig({ websocket: { entry: join(fixtures, 'websocket.ts') } }),
       port: 0,
       dynamodb: { endpoint: testDynamoDbEndpoint() },
       tablePrefix: uniquePrefix(),
       reporter,
-      limits: { integrationTimeoutMs: 1_500 },
     });
     management = new ApiGatewayManagementApiClient({ endpoint: sandbox.managementEndpoint });
   });
@@ -234,15 +233,6 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
   });
 
   describe('failures, as API Gateway reports them', () => {
-    test('a function that outlives the integration timeout: "Endpoint request timed out"', async () => {
-      const socket = await open();
-      const reply = await socket.askJson({ id: 1, type: 'slow', data: { ms: 3_000 } });
-      expect(reply).toMatchObject({
-        message: 'Endpoint request timed out',
-        connectionId: expect.any(String),
-      });
-    });
-
     test('a crashed instance: "Internal server error", and the next message gets a fresh one', async () => {
       const socket = await open();
       const reply = await socket.askJson({ id: 1, type: 'crash' });
@@ -261,6 +251,33 @@ describe('the sandbox, end to end with real WebSocket clients', () => {
         new HandshakeRefused(403),
       );
     });
+  });
+});
+
+describe('the sandbox with a short integration timeout', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startSandbox({
+      config: defineConfig({ websocket: { entry: join(fixtures, 'websocket.ts') } }),
+      port: 0,
+      dynamodb: { endpoint: testDynamoDbEndpoint() },
+      tablePrefix: uniquePrefix(),
+      // API Gateway's 29 s, shortened.
+      limits: { integrationTimeoutMs: 1_500 },
+    });
+  });
+  afterAll(() => sandbox.stop());
+
+  test('a function that outlives the integration timeout: "Endpoint request timed out"', async () => {
+    const socket = await TestSocket.open(sandbox.websocketUrl);
+    // The handler answers 10 s after it started, the gateway gives up 1.5 s after it asked: the
+    // reply cannot come first, however busy the machine.
+    const reply = await socket.askJson({ id: 1, type: 'slow', data: { ms: 10_000 } });
+    expect(reply).toMatchObject({
+      message: 'Endpoint request timed out',
+      connectionId: expect.any(String),
+    });
+    await socket.close();
   });
 });
 
@@ -306,6 +323,11 @@ describe('the sandbox with a $connect authorizer', () => {
 });
 
 describe('the sandbox closes connections as API Gateway does', () => {
+  // API Gateway's 10 minutes idle and 2 hours in all, shortened.
+  const IDLE_MS = 1_500;
+  const MAX_AGE_MS = 3_000;
+  /** How often the second test sends: far more often than the idle timeout, even on a busy machine. */
+  const PING_EVERY_MS = 100;
   let sandbox: Sandbox;
   const reporter = recordingReporter();
   beforeAll(async () => {
@@ -314,33 +336,34 @@ describe('the sandbox closes connections as API Gateway does', () => {
       port: 0,
       dynamodb: { endpoint: testDynamoDbEndpoint() },
       tablePrefix: uniquePrefix(),
-      limits: { idleTimeoutMs: 400, maxConnectionMs: 1_500 },
+      limits: { idleTimeoutMs: IDLE_MS, maxConnectionMs: MAX_AGE_MS },
       reporter,
     });
   });
   afterAll(() => sandbox.stop());
 
+  // Timed from before the handshake: the gateway's timers start during it, never before.
   test('an idle connection is closed with 1001 and $disconnect runs', async () => {
-    const socket = await TestSocket.open(sandbox.websocketUrl);
     const started = Date.now();
+    const socket = await TestSocket.open(sandbox.websocketUrl);
     const { code } = await socket.closed;
     expect(code).toBe(1001);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(IDLE_MS - 50);
     await eventually(() => reporter.lines.some((l) => l.startsWith('invoked $disconnect')));
   });
 
   test('messages keep a connection open, up to its maximum age', async () => {
-    const socket = await TestSocket.open(sandbox.websocketUrl);
     const started = Date.now();
+    const socket = await TestSocket.open(sandbox.websocketUrl);
     let answered = 0;
     const keepAlive = setInterval(() => {
       socket.send({ id: answered, type: 'ping' });
-    }, 150);
+    }, PING_EVERY_MS);
     socket.socket.on('message', () => answered++);
     const { code } = await socket.closed;
     clearInterval(keepAlive);
     expect(code).toBe(1001);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(MAX_AGE_MS - 100);
     expect(answered).toBeGreaterThan(5);
   });
 });

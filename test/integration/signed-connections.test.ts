@@ -162,7 +162,9 @@ describe('SignedConnections', () => {
       if (calls++ === 0) return; // never answers the first time
       response.end();
     };
-    await new SignedConnections(endpoint, { timeoutMs: 200 }).post('c', 'x');
+    // The second request is answered at once; the timeout is long enough that only a process
+    // stopped for 2 s could miss that answer, and short enough to wait out for the first.
+    await new SignedConnections(endpoint, { timeoutMs: 2_000 }).post('c', 'x');
     expect(received).toHaveLength(2);
   });
 

@@ -1,10 +1,12 @@
 import WebSocket from 'ws';
 import type { ClientEvents, RohrpostClientOptions } from '../../client/src';
 import { RohrpostClient } from '../../client/src';
+import { WAIT_GUARD_MS } from './hang-guard';
 
 /**
  * Clients for the tests of a file: each is closed after its test, and the file fails if
- * anything, the clients' work included, leaves a promise rejection unhandled.
+ * anything, the clients' work included, leaves a promise rejection unhandled. Their calls wait
+ * for the reply up to a hang guard, not the client's 10 s, unless a test gives a timeout.
  */
 export function useClients(): (url: string, options?: Partial<RohrpostClientOptions>) => RohrpostClient {
   const clients: RohrpostClient[] = [];
@@ -19,7 +21,7 @@ export function useClients(): (url: string, options?: Partial<RohrpostClientOpti
     expect(unhandled).toEqual([]);
   });
   return (url, options = {}) => {
-    const client = new RohrpostClient({ url, WebSocket, ...options });
+    const client = new RohrpostClient({ url, WebSocket, callTimeoutMs: WAIT_GUARD_MS, ...options });
     clients.push(client);
     return client;
   };

@@ -1,4 +1,5 @@
 import type { SandboxReporter } from '../../sandbox/sandbox';
+import { WAIT_GUARD_MS } from './hang-guard';
 
 /** Keeps what the sandbox reports, one line per event, for tests that check its behaviour. */
 export function recordingReporter(): SandboxReporter & { lines: string[] } {
@@ -26,14 +27,17 @@ export function recordingReporter(): SandboxReporter & { lines: string[] } {
   };
 }
 
-/** Waits until `predicate` holds, polling; fails after `timeoutMs`. */
+/**
+ * Waits until `predicate` holds, polling every `pollMs`. It waits for the condition, however long
+ * a busy machine takes; only a hang (`timeoutMs`, a guard: hang-guard.ts) fails it.
+ */
 export async function eventually(
   predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
+  { timeoutMs = WAIT_GUARD_MS, pollMs = 20 }: { timeoutMs?: number; pollMs?: number } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (a hang guard)`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

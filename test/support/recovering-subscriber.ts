@@ -70,7 +70,7 @@ export class RecoveringSubscriber {
     groups: readonly string[],
     private readonly reconnectDelayMs: () => number = () => 0,
     /** A subscribe without a reply this long is sent again, as a client's call timeout would. */
-    private readonly replyTimeoutMs = 5_000,
+    private readonly replyTimeoutMs = 30_000,
   ) {
     for (const group of groups) this.groups.set(group, { early: new Map(), applied: [] });
   }

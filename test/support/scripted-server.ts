@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
+import { WAIT_GUARD_MS } from './hang-guard';
 
 export interface ScriptedConnection {
   readonly url: string;
@@ -66,8 +67,11 @@ export class ScriptedServer {
     return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
   }
 
-  /** The latest connection, waiting up to `timeoutMs` for the `count`-th one. */
-  async connection(count = this.connections.length || 1, timeoutMs = 5_000): Promise<ScriptedConnection> {
+  /** The latest connection, waiting for the `count`-th one (`timeoutMs` guards against a hang). */
+  async connection(
+    count = this.connections.length || 1,
+    timeoutMs = WAIT_GUARD_MS,
+  ): Promise<ScriptedConnection> {
     const deadline = Date.now() + timeoutMs;
     while (this.connections.length < count) {
       if (Date.now() > deadline) throw new Error(`no connection number ${count} within ${timeoutMs} ms`);

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { WAIT_GUARD_MS } from './hang-guard';
 
 /** A WebSocket client for tests: every frame it receives can be awaited in order. */
 export class TestSocket {
@@ -40,8 +41,8 @@ export class TestSocket {
     this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** The next frame not yet read, waiting up to `timeoutMs` for it. */
-  next(timeoutMs = 5_000): Promise<string> {
+  /** The next frame not yet read, however long it takes to come; `timeoutMs` guards against a hang. */
+  next(timeoutMs = WAIT_GUARD_MS): Promise<string> {
     if (this.read < this.received.length) return Promise.resolve(this.received[this.read++]!);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no message within ${timeoutMs} ms`)), timeoutMs);

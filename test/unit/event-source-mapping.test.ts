@@ -228,7 +228,7 @@ describe('the sandbox event source mapping: how it reads the stream', () => {
   test('any other read failure is reported and polling goes on', async () => {
     const fn = scriptedFunction(() => ({ batchItemFailures: [] }));
     const { poller, reporter } = await poll([new Error('connection reset'), [sdkRecord(1)]], fn);
-    await eventually(() => fn.batches.length === 1, 5_000);
+    await eventually(() => fn.batches.length === 1);
     await poller.stop();
     expect(reporter.lines).toContain('streamFailed items reading the stream failed: connection reset');
   });
