@@ -7,6 +7,9 @@ import { RequestSignatureVerifier } from './request-signature';
  */
 export const LOCAL_REGION = 'us-east-1';
 
+/** The account the sandbox's ARNs name. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
+
 /** The credentials the sandbox gives its functions; its management API accepts no others. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 

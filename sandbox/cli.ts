@@ -37,6 +37,8 @@ Options:
   --stage <name>             API Gateway stage name (default local)
   --connection-rate <n>      new connections a second before handshakes are refused with 429, as
                              API Gateway's account quota (default 500; 0 for no limit)
+  --post-rate <n>            management API requests a second, in bursts of n/2, before they are
+                             answered 429, as the account's request quota (default 10000; 0 for no limit)
   --assembly <dir>           run the functions of a synthesized stack (npx cdk synth's cdk.out), the
                              code cdk deploy uploads, instead of bundling their entries
   --quiet                    log only failures, not every frame and invocation
@@ -52,6 +54,7 @@ function parseOptions() {
       'dynamodb-endpoint': { type: 'string' },
       stage: { type: 'string', default: 'local' },
       'connection-rate': { type: 'string', default: '500' },
+      'post-rate': { type: 'string', default: '10000' },
       assembly: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
@@ -72,9 +75,17 @@ function parseOptions() {
       `--connection-rate must be a whole number of connections a second, not '${values['connection-rate']}'.`,
     );
   }
+  const postRate = Number(values['post-rate']);
+  if (!Number.isInteger(postRate) || postRate < 0) {
+    throw new Error(`--post-rate must be a whole number of requests a second, not '${values['post-rate']}'.`);
+  }
   return {
     help: values.help,
     newConnectionsPerSecond: rate === 0 ? Infinity : rate,
+    postRate:
+      postRate === 0
+        ? { rate: Infinity, burst: Infinity }
+        : { rate: postRate, burst: Math.max(1, Math.floor(postRate / 2)) },
     port: port('port', values.port)!,
     dynamodb: values['dynamodb-endpoint']
       ? { endpoint: values['dynamodb-endpoint'] }
@@ -110,6 +121,7 @@ async function main(): Promise<void> {
       watch: options.watch,
       ...(options.assembly && { assembly: { directory: resolve(options.assembly), stack: STACK_NAME } }),
       limits: { newConnectionsPerSecond: options.newConnectionsPerSecond },
+      postRate: options.postRate,
       reporter: consoleReporter({ quiet: options.quiet, color }),
     });
   } catch (error) {

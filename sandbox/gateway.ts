@@ -16,6 +16,8 @@ import type { ConnectionInfo, ManagedConnections } from './management-api';
 import { serveManagementApi } from './management-api';
 import type { PageServer } from './page-server';
 import { PostFailures } from './post-failures';
+import type { RequestRate } from './request-quota';
+import { ACCOUNT_REQUEST_QUOTA, TokenBucket } from './request-quota';
 import { invokeRoute, routeFailureMessage } from './route-invocation';
 
 /** API Gateway's quotas, shortened in tests. */
@@ -68,6 +70,11 @@ export interface GatewayOptions {
   readonly services?: readonly HttpService[];
   /** A web page served at the root URL, on the same port. @default none */
   readonly page?: PageServer;
+  /**
+   * The account's request quota, which every `@connections` request (POST, GET, DELETE) takes
+   * from; beyond it the management API answers 429. @default 10,000 a second, bursts of 5,000
+   */
+  readonly postRate?: RequestRate;
 }
 
 interface LiveConnection {
@@ -101,9 +108,11 @@ export class Gateway implements ManagedConnections {
   private readonly postFailures = new PostFailures();
   private readonly signatures = localSignatureVerifier('execute-api');
   private readonly connectionRate: ConnectionRate;
+  private readonly requestQuota: TokenBucket;
 
   constructor(private readonly options: GatewayOptions) {
     this.connectionRate = new ConnectionRate(options.limits.newConnectionsPerSecond);
+    this.requestQuota = new TokenBucket(options.postRate ?? ACCOUNT_REQUEST_QUOTA);
     this.sockets = new WebSocketServer({
       noServer: true,
       maxPayload: options.limits.maxMessageBytes,
@@ -199,7 +208,7 @@ export class Gateway implements ManagedConnections {
   private serveHttp(request: IncomingMessage, response: ServerResponse): void {
     if (this.postFailures.serve(request, response)) return;
     if (this.options.services?.some((service) => service.serve(request, response))) return;
-    if (serveManagementApi(request, response, this, this.signatures)) return;
+    if (serveManagementApi(request, response, this, this.signatures, this.requestQuota)) return;
     if (this.options.page?.serve(request, response)) return;
     if (this.isWebSocketPath(request.url)) {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });

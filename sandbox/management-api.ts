@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiGatewayLimits } from '../lambdas/rohrpost/deploy';
 import type { RequestSignatureVerifier } from './request-signature';
+import type { TokenBucket } from './request-quota';
 
 /** What the management API reports about a live connection. */
 export interface ConnectionInfo {
@@ -25,20 +26,28 @@ const CONNECTIONS_PATH = /^(?:\/[^/]+)?\/@connections\/([^/?]+)\/?$/;
  * Serves API Gateway's management API, `POST|GET|DELETE [/{stage}]/@connections/{id}`, with its
  * status codes and error types, so that @aws-sdk/client-apigatewaymanagementapi works unchanged.
  * Like API Gateway it answers 403 unless the request is signed (SigV4, `execute-api`) with the
- * credentials the sandbox gives its functions. Returns false, having written nothing, when the
- * request is not for `@connections`.
+ * credentials the sandbox gives its functions. With a `quota`, every request takes a token from
+ * it first, and one that finds none is throttled as the account's quota throttles it. Returns
+ * false, having written nothing, when the request is not for `@connections`.
  */
 export function serveManagementApi(
   request: IncomingMessage,
   response: ServerResponse,
   connections: ManagedConnections,
   verifier: Pick<RequestSignatureVerifier, 'verify'>,
+  quota?: Pick<TokenBucket, 'take'>,
 ): boolean {
   const url = request.url ?? '/';
   const queryStart = url.indexOf('?');
   const path = queryStart === -1 ? url : url.slice(0, queryStart);
   const match = CONNECTIONS_PATH.exec(path);
   if (!match) return false;
+  if (quota && !quota.take()) {
+    // The management API's 429, which the SDK raises as LimitExceededException and retries as throttling.
+    request.resume();
+    sendError(response, 429, 'LimitExceededException', 'Too Many Requests');
+    return true;
+  }
   const query = new URLSearchParams(queryStart === -1 ? '' : url.slice(queryStart + 1));
   readBody(request, ApiGatewayLimits.maxMessageBytes)
     .then(async (body) => {

@@ -27,6 +27,7 @@ import { PageServer } from './page-server';
 import { LocalQueue } from './sqs/local-queue';
 import { SqsApi } from './sqs/sqs-api';
 import { planChanges } from './plan-changes';
+import type { RequestRate } from './request-quota';
 import type { StreamReporter } from './streams/stream-batches';
 import { StreamBatches } from './streams/stream-batches';
 import { StreamPoller } from './streams/stream-poller';
@@ -71,6 +72,8 @@ export interface SandboxOptions {
   readonly watch?: boolean;
   /** API Gateway's quotas, to shorten in tests. @default API Gateway's */
   readonly limits?: Partial<GatewayLimits>;
+  /** The account's request quota on the management API. @default 10,000 a second, bursts of 5,000 */
+  readonly postRate?: RequestRate;
   /** A folder with `index.html` and `app.ts`, served as a page at the root URL. @default no page */
   readonly page?: string;
   /** @default reports nothing */
@@ -233,6 +236,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       reporter,
       services: localIssuer ? [sqs, lambda, metrics, localIssuer] : [sqs, lambda, metrics],
       page: parts.page,
+      postRate: options.postRate,
     });
     parts.gateway = gateway;
     await gateway.listen();

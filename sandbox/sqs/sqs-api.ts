@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestSignatureVerifier } from '../request-signature';
-import type { LocalQueue } from './local-queue';
+import type { LocalQueue, SendOptions, SentMessage } from './local-queue';
+import { QueueError } from './local-queue';
 
 /** SQS takes requests up to 1 MiB of messages, plus the rest of the request. */
 const MAX_REQUEST_BYTES = 1024 * 1024 + 64 * 1024;
@@ -27,7 +28,9 @@ type Input = Record<string, unknown>;
  * tools use the unmodified SDK client against it. Requests must be signed (SigV4, `sqs`) with
  * the sandbox's credentials. SendMessage(Batch), ReceiveMessage (with long polling),
  * DeleteMessage(Batch), ChangeMessageVisibility, GetQueueUrl and GetQueueAttributes are served;
- * other actions are refused with `UnsupportedOperation`.
+ * other actions are refused with `UnsupportedOperation`. FIFO queues take and return their
+ * message groups, deduplication ids and sequence numbers
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
  */
 export class SqsApi {
   private readonly queues = new Map<string, LocalQueue>();
@@ -76,8 +79,9 @@ export class SqsApi {
     }
     switch (action) {
       case 'SendMessage': {
-        const sent = this.queueOf(input).send(messageBody(input.MessageBody));
-        return { MessageId: sent.messageId, MD5OfMessageBody: sent.md5OfBody };
+        const queue = this.queueOf(input);
+        const [body, options] = [messageBody(input.MessageBody), sendOptions(queue, input)];
+        return sentAnswer(asSqs(() => queue.send(body, options)));
       }
       case 'SendMessageBatch':
         return this.sendBatch(this.queueOf(input), input.Entries);
@@ -105,17 +109,8 @@ export class SqsApi {
         if (!queue) throw new SqsError('QueueDoesNotExist', 'The specified queue does not exist.');
         return { QueueUrl: queue.url };
       }
-      case 'GetQueueAttributes': {
-        const now = Date.now();
-        const messages = this.queueOf(input).messages;
-        const visible = messages.filter((message) => message.visibleAt <= now).length;
-        return {
-          Attributes: {
-            ApproximateNumberOfMessages: String(visible),
-            ApproximateNumberOfMessagesNotVisible: String(messages.length - visible),
-          },
-        };
-      }
+      case 'GetQueueAttributes':
+        return this.queueAttributes(this.queueOf(input), input.AttributeNames);
       default:
         throw new SqsError('UnsupportedOperation', `The sandbox's SQS does not serve ${action}.`);
     }
@@ -138,13 +133,44 @@ export class SqsApi {
         `The batch's messages add up to more than ${MAX_MESSAGE_BYTES} bytes.`,
       );
     }
+    // An entry the queue refuses (a FIFO entry without its group) fails the whole request, as SQS answers it.
+    const options = list.map((entry) => sendOptions(queue, entry));
+    for (const entry of options) asSqs(() => queue.checkSend(entry));
     return {
-      Successful: list.map((entry, i) => {
-        const sent = queue.send(bodies[i]!);
-        return { Id: entry.Id, MessageId: sent.messageId, MD5OfMessageBody: sent.md5OfBody };
-      }),
+      Successful: list.map((entry, i) => ({
+        Id: entry.Id,
+        ...sentAnswer(asSqs(() => queue.send(bodies[i]!, options[i]))),
+      })),
       Failed: [],
     };
+  }
+
+  /**
+   * The attributes asked for, of those the sandbox keeps
+   * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html).
+   */
+  private queueAttributes(queue: LocalQueue, names: unknown) {
+    const { visible, inFlight } = queue.counts;
+    const all: Record<string, string> = {
+      ApproximateNumberOfMessages: String(visible),
+      ApproximateNumberOfMessagesNotVisible: String(inFlight),
+      ApproximateNumberOfMessagesDelayed: '0',
+      QueueArn: queue.arn,
+      VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(queue.retentionSeconds),
+      ...(queue.deadLetter && {
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: queue.deadLetter.queue.arn,
+          maxReceiveCount: queue.deadLetter.maxReceiveCount,
+        }),
+      }),
+      ...(queue.fifo && { FifoQueue: 'true', ContentBasedDeduplication: 'false' }),
+    };
+    const asked = stringList(names);
+    const attributes = asked.includes('All')
+      ? all
+      : Object.fromEntries(Object.entries(all).filter(([name]) => asked.includes(name)));
+    return Object.keys(attributes).length === 0 ? {} : { Attributes: attributes };
   }
 
   private async receive(queue: LocalQueue, input: Input) {
@@ -160,14 +186,20 @@ export class SqsApi {
       waitMs: seconds(input.WaitTimeSeconds ?? 0, MAX_WAIT_SECONDS) * 1000,
     });
     if (messages.length === 0) return {};
+    // Only the system attributes asked for, by either parameter (AttributeNames is the deprecated one).
+    const asked = [...stringList(input.AttributeNames), ...stringList(input.MessageSystemAttributeNames)];
+    const wanted = (name: string) => asked.includes('All') || asked.includes(name);
     return {
-      Messages: messages.map((message) => ({
-        MessageId: message.messageId,
-        ReceiptHandle: message.receiptHandle,
-        MD5OfBody: message.md5OfBody,
-        Body: message.body,
-        Attributes: message.attributes,
-      })),
+      Messages: messages.map((message) => {
+        const attributes = Object.entries(message.attributes).filter(([name]) => wanted(name));
+        return {
+          MessageId: message.messageId,
+          ReceiptHandle: message.receiptHandle,
+          MD5OfBody: message.md5OfBody,
+          Body: message.body,
+          ...(attributes.length > 0 && { Attributes: Object.fromEntries(attributes) }),
+        };
+      }),
     };
   }
 
@@ -188,6 +220,45 @@ export class SqsApi {
         })),
     };
   }
+}
+
+/** The group and deduplication id of a SendMessage request or batch entry. */
+function sendOptions(queue: LocalQueue, input: Input): SendOptions {
+  const text = (name: 'MessageGroupId' | 'MessageDeduplicationId') => {
+    const value = input[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'string') throw new SqsError('InvalidParameterValue', `${name} must be a string.`);
+    return value;
+  };
+  if (queue.fifo && input.DelaySeconds !== undefined && input.DelaySeconds !== 0) {
+    throw new SqsError(
+      'InvalidParameterValue',
+      `Value ${JSON.stringify(input.DelaySeconds)} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`,
+    );
+  }
+  return { groupId: text('MessageGroupId'), deduplicationId: text('MessageDeduplicationId') };
+}
+
+/** Runs a queue operation, turning what the queue refuses into SQS's error. */
+function asSqs<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof QueueError) throw new SqsError(error.code, error.message);
+    throw error;
+  }
+}
+
+function sentAnswer(sent: SentMessage) {
+  return {
+    MessageId: sent.messageId,
+    MD5OfMessageBody: sent.md5OfBody,
+    ...(sent.sequenceNumber !== undefined && { SequenceNumber: sent.sequenceNumber }),
+  };
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
 function messageBody(value: unknown): string {

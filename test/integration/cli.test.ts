@@ -154,7 +154,14 @@ describe('npm start', () => {
   test('--help explains the options', () => {
     const help = spawnSync(...node(['--help']), { cwd: root, encoding: 'utf8' });
     expect(help.status).toBe(0);
-    for (const option of ['--port', '--dynamodb-port', '--dynamodb-endpoint', '--quiet', '--no-watch']) {
+    for (const option of [
+      '--port',
+      '--dynamodb-port',
+      '--dynamodb-endpoint',
+      '--post-rate',
+      '--quiet',
+      '--no-watch',
+    ]) {
       expect(help.stdout).toContain(option);
     }
   });
@@ -164,6 +171,9 @@ describe('npm start', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("--port must be a port number from 0 to 65535, not 'eighty'.");
     expect(result.stderr).toContain('Usage: npm start');
+    const rate = spawnSync(...node(['--post-rate', 'lots']), { cwd: root, encoding: 'utf8' });
+    expect(rate.status).toBe(2);
+    expect(rate.stderr).toContain("--post-rate must be a whole number of requests a second, not 'lots'.");
   });
 });
 
