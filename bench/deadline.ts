@@ -109,11 +109,8 @@ export function runBenchmark(main: () => Promise<void>): void {
     })
     .finally(() => {
       setTimeout(() => {
-        const left = process
-          .getActiveResourcesInfo()
-          .filter((resource) => resource !== 'Timeout')
-          .join(', ');
-        console.error(`still running ${seconds(CLEAN_UP_MS)} after finishing (open: ${left}); ending`);
+        const open = process.getActiveResourcesInfo().join(', ');
+        console.error(`still running ${seconds(CLEAN_UP_MS)} after finishing (open: ${open}); ending`);
         process.exit(1);
       }, CLEAN_UP_MS).unref();
     });
