@@ -44,7 +44,7 @@ type Subject = (input: ReturnType<typeof messageEvent>, context: Context) => Pro
 const silent = (): void => undefined;
 const noLogs: Logger = { debug: silent, info: silent, warn: silent, error: silent };
 
-/** The alternative to createLogger's: Powertools handed each invocation's context and keys at once. */
+/** The alternative to createLogger's: Powertools handed each invocation's context and keys as it starts. */
 function loggerGivenContextAtOnce(): Logger {
   const powertools = new PowertoolsLogger({ serviceName: WEBSOCKET_SERVICE });
   return {

@@ -9,7 +9,7 @@
  * - the handler without its metric line, and without logs' invocation context either: what
  *   each part costs;
  * - the alternatives to each part: Powertools' Metrics writing the same line, and Powertools'
- *   Logger handed each invocation's context at once;
+ *   Logger handed each invocation's context and keys as it starts;
  * - the Python original (rohrpost on Django Channels) handling the same frame in process, when
  *   ROHRPOST_PYTHON names a checkout of it (see REFERENCE below).
  *
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
       "logs' invocation context",
       `${cost('withoutMetrics', 'bare')} (Powertools gets it when a line is written)`,
     ],
-    ['  handed to Powertools at once instead', `${cost('contextAtOnce', 'deployed')} more`],
+    ['  context and keys to Powertools at every invocation', `${cost('contextAtOnce', 'deployed')} more`],
     ['the metric line', `${cost('deployed', 'withoutMetrics')} (written directly)`],
     ["  with Powertools' Metrics instead", `${cost('powertoolsMetrics', 'deployed')} more`],
   ]);
@@ -184,7 +184,7 @@ function printReference(pythonRates: number[] | undefined, deployedRate: number)
   if (pythonRates) {
     const pythonMedian = median(pythonRates);
     printTable(title, [
-      ['runs (msg/s)', pythonRates.map((r) => formatNumber(r)).join(', ')],
+      ['runs (msg/s of CPU time)', pythonRates.map((r) => formatNumber(r)).join(', ')],
       ['median', `${formatNumber(pythonMedian)} messages/s (same run, alternating with the subjects above)`],
       ['this handler / rohrpost', `${formatNumber(deployedRate / pythonMedian, 1)}x (medians)`],
     ]);
