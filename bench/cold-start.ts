@@ -3,20 +3,17 @@
  * minified by the CDK app, as deployed) is required in a fresh Node process, then handles one
  * `ping`. Beside it, in the same run, an empty bundle: what any function costs. With and
  * without `--enable-source-maps`, which the stack sets. Median of several processes each.
+ * Every phase has a deadline (bench/deadline.ts).
  *
  *   npm run bench:cold-start
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import config from '../rohrpost.config';
 import { SDK_CHUNK } from '../lambdas/rohrpost/deploy';
-import { RohrpostStack } from '../lib/rohrpost-stack';
+import { childPhase, runBenchmark } from './deadline';
 import { formatNumber, median, printTable } from './stats';
 
-const PROJECT_ROOT = join(__dirname, '..');
 const RUNS = 15;
 const TARGET_MS = 10;
 
@@ -52,40 +49,23 @@ interface Probe {
   sdkLoadedByPing: boolean;
 }
 
-function synthesizedWebsocketAsset(outdir: string): string {
-  const cdkContext = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: object })
-    .context;
-  const app = new App({ outdir, context: cdkContext });
-  new RohrpostStack(app, 'Rohrpost', {
-    config,
-    projectRoot: PROJECT_ROOT,
-    env: { account: '123456789012', region: 'eu-central-1' },
-  });
-  const assembly = app.synth();
-  const template = assembly.getStackByName('Rohrpost').template as {
-    Resources: Record<
-      string,
-      { Type: string; Properties: { Description?: string; Code?: { S3Key?: string } } }
-    >;
-  };
-  const websocket = Object.values(template.Resources).find(
-    (resource) =>
-      resource.Type === 'AWS::Lambda::Function' &&
-      String(resource.Properties.Description).includes('$default'),
-  );
-  // The asset's folder in the cloud assembly is named by the hash its S3 key carries.
-  const hash = websocket?.Properties.Code?.S3Key?.replace(/\.zip$/, '');
-  if (!hash) throw new Error('The synthesized stack has no websocket function asset.');
-  return join(outdir, `asset.${hash}`, 'index.js');
-}
+/**
+ * A synth bundles three functions with esbuild (about 7 s on a quiet machine); a probe starts
+ * Node and loads a bundle (under 0.5 s). Both five times over for a loaded machine, and more.
+ */
+const SYNTH_DEADLINE_MS = 120_000;
+const PROBE_DEADLINE_MS = 10_000;
 
-function measure(bundle: string, nodeOptions: string[]): Probe {
+async function measure(bundle: string, nodeOptions: string[]): Promise<Probe> {
   const probes: Probe[] = [];
   for (let run = 0; run < RUNS; run++) {
-    const output = execFileSync(process.execPath, [...nodeOptions, '-e', PROBE, bundle], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' },
-    });
+    const output = await childPhase(
+      `probe ${run + 1} of ${RUNS} of ${bundle}`,
+      PROBE_DEADLINE_MS,
+      process.execPath,
+      [...nodeOptions, '-e', PROBE, bundle],
+      { PATH: process.env.PATH, AWS_REGION: 'eu-central-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' },
+    );
     probes.push(JSON.parse(output.trim().split('\n').at(-1)!) as Probe); // after the ping's metric line
   }
   const medianOf = (key: 'load' | 'ping' | 'sdk') => median(probes.map((probe) => probe[key]));
@@ -97,19 +77,25 @@ function measure(bundle: string, nodeOptions: string[]): Probe {
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const workspace = mkdtempSync(join(tmpdir(), 'cold-start-'));
   try {
-    const asset = synthesizedWebsocketAsset(join(workspace, 'cdk.out'));
+    const synthesized = await childPhase('synth', SYNTH_DEADLINE_MS, process.execPath, [
+      '--import',
+      'tsx',
+      join(__dirname, 'websocket-asset.ts'),
+      join(workspace, 'cdk.out'),
+    ]);
+    const asset = synthesized.trim();
     const empty = join(workspace, 'empty.js');
     writeFileSync(empty, 'exports.handler = async () => ({ statusCode: 200 });\n');
     const sizeKb = readFileSync(asset).length / 1024;
     const sdkKb = readFileSync(join(dirname(asset), SDK_CHUNK)).length / 1024;
 
-    const emptyPlain = measure(empty, []);
-    const plain = measure(asset, []);
-    const emptyMapped = measure(empty, ['--enable-source-maps']);
-    const mapped = measure(asset, ['--enable-source-maps']);
+    const emptyPlain = await measure(empty, []);
+    const plain = await measure(asset, []);
+    const emptyMapped = await measure(empty, ['--enable-source-maps']);
+    const mapped = await measure(asset, ['--enable-source-maps']);
     const ms = (value: number) => `${formatNumber(value, 1)} ms`;
     printTable(
       `websocket function cold start: index.js of the synthesized asset (${formatNumber(sizeKb)} KB; the SDK's file ${formatNumber(sdkKb)} KB), median of ${RUNS} processes`,
@@ -136,4 +122,4 @@ function main(): void {
   }
 }
 
-main();
+runBenchmark(main);

@@ -6,6 +6,7 @@
  *
  * Two shapes of work: one record at a time (the latency a quiet table sees), and batches of 100
  * records over 20 items whose changes go to two groups each (a note's own and its board's).
+ * Every phase has a deadline derived from its work (bench/deadline.ts).
  *
  *   npm run bench:notify
  */
@@ -29,6 +30,7 @@ import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { createTables } from '../sandbox/tables';
 import { countingDocumentClient, startManagementEndpoint, useLambdaEnvironment } from './local-aws';
 import { interceptMetricLines } from './metric-lines';
+import { phase, runBenchmark, startPhase } from './deadline';
 import { formatNumber, median, percentile, printTable } from './stats';
 
 const MEMBERS_PER_GROUP = 10;
@@ -38,6 +40,16 @@ const SINGLE_ROUNDS = 60;
 const BATCH_ROUNDS = 8;
 const BATCH_SIZE = 100;
 const WARM_UP_ROUNDS = 10;
+/** DynamoDB Local (a JVM) starts in about 2 s; the endpoint's process in about 1 s. */
+const START_DEADLINE_MS = 60_000;
+const STOP_DEADLINE_MS = 15_000;
+/** Two tables and 250 members in 10 batch writes. */
+const SETUP_DEADLINE_MS = 60_000;
+/**
+ * One invocation: per notification a few DynamoDB requests and MEMBERS_PER_GROUP posts, each
+ * a few ms locally; 100 ms per notification allows a machine ten times slower.
+ */
+const runDeadlineMs = (notifications: number) => 10_000 + 100 * notifications;
 const TABLE_ARN = 'arn:aws:dynamodb:us-east-1:123456789012:table/notes/stream/2026-12-01T00:00:00.000';
 
 const config = defineConfig({
@@ -61,15 +73,27 @@ interface Subject {
 async function main(): Promise<void> {
   useLambdaEnvironment({ LOG_LEVEL: 'WARN' });
   const metricLines = interceptMetricLines();
-  const database = await startDynamoDbLocal();
-  const endpoint = await startManagementEndpoint(0);
+  const database = await startPhase('DynamoDB Local start', START_DEADLINE_MS, startDynamoDbLocal, (late) =>
+    late.stop(),
+  );
+  const endpoint = await startPhase(
+    'management endpoint start',
+    START_DEADLINE_MS,
+    () => startManagementEndpoint(0),
+    (late) => late.stop(),
+  ).catch(async (error: unknown) => {
+    await database.stop();
+    throw error;
+  });
   try {
     const { port } = endpoint;
-    await createTables(database.endpoint, [
-      { tableName: 'bench-membership', definition: membershipTableDefinition, stream: false },
-      { tableName: 'bench-history', definition: historyTableDefinition, stream: false },
-    ]);
-    await addMembers(database.endpoint);
+    await phase('tables and members', SETUP_DEADLINE_MS, async () => {
+      await createTables(database.endpoint, [
+        { tableName: 'bench-membership', definition: membershipTableDefinition, stream: false },
+        { tableName: 'bench-history', definition: historyTableDefinition, stream: false },
+      ]);
+      await addMembers(database.endpoint);
+    });
     const connections = signedConnectionsAt(
       `http://127.0.0.1:${port}/bench`,
       config.notifications.concurrency,
@@ -186,7 +210,7 @@ async function main(): Promise<void> {
   } finally {
     metricLines.restore();
     endpoint.stop();
-    await database.stop();
+    await phase('DynamoDB Local stop', STOP_DEADLINE_MS, () => database.stop());
   }
 }
 
@@ -232,7 +256,13 @@ async function run(
   measured.firstPostAt = undefined;
   measured.posts = 0;
   const started = performance.now();
-  const { batchItemFailures } = await measured.handler({ Records: records });
+  const notifications = records.length * 2;
+  const { batchItemFailures } = await phase(
+    `${records.length} record(s) notified`,
+    runDeadlineMs(notifications),
+    () => measured.handler({ Records: records }),
+    () => `${measured.posts} of ${expectedPosts} posts made`,
+  );
   const total = performance.now() - started;
   if (batchItemFailures.length > 0 || measured.posts !== expectedPosts) {
     throw new Error(`${batchItemFailures.length} failures, ${measured.posts} of ${expectedPosts} posts`);
@@ -256,4 +286,4 @@ async function addMembers(endpoint: string): Promise<void> {
   db.destroy();
 }
 
-void main();
+runBenchmark(main);

@@ -20,6 +20,9 @@ export interface PingLoadResult {
 }
 
 const REPLY_TIMEOUT_MS = 10_000;
+const OPEN_TIMEOUT_MS = 10_000;
+/** How often the load reports its progress on standard error, for a caller whose deadline passes. */
+const PROGRESS_INTERVAL_MS = 1_000;
 
 async function runPingLoad(url: string, connections: number, pings: number): Promise<PingLoadResult> {
   const sockets = await Promise.all(Array.from({ length: connections }, () => open(url)));
@@ -28,6 +31,10 @@ async function runPingLoad(url: string, connections: number, pings: number): Pro
   let mismatched = 0;
   let lost = 0;
   const started = performance.now();
+  const progress = setInterval(() => {
+    const done = answered + mismatched + lost;
+    process.stderr.write(`${done} of ${connections * pings} pings answered or lost\n`);
+  }, PROGRESS_INTERVAL_MS);
   await Promise.all(
     sockets.map(async (socket, connection) => {
       for (let i = 0; i < pings; i++) {
@@ -46,6 +53,7 @@ async function runPingLoad(url: string, connections: number, pings: number): Pro
     }),
   );
   const wallMilliseconds = performance.now() - started;
+  clearInterval(progress);
   await Promise.all(
     sockets.map((socket) => new Promise((resolve) => (socket.once('close', resolve), socket.close()))),
   );
@@ -63,7 +71,7 @@ async function runPingLoad(url: string, connections: number, pings: number): Pro
 
 function open(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { handshakeTimeout: OPEN_TIMEOUT_MS });
     socket.once('open', () => resolve(socket));
     socket.once('error', reject);
   });

@@ -5,45 +5,68 @@
  *
  *   npm run bench:sandbox
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import config from '../rohrpost.config';
 import { startSandbox } from '../sandbox/sandbox';
+import { childPhase, phase, runBenchmark, startPhase } from './deadline';
 import type { PingLoadResult } from './ping-load';
 import { formatNumber, median, percentile, printTable } from './stats';
 
 const CONNECTIONS = 50;
 const PINGS = 200;
 const ROUNDS = 3;
-/** rohrpost on Daphne (Python) on this machine under the same load, as the issue gives it. */
+/**
+ * rohrpost on Daphne (Python) under the same load, as the issue that asked for this benchmark
+ * gives it; when and how it was measured is not recorded. A constant: no ratio is drawn to it.
+ */
 const REFERENCE = { messagesPerSecond: 2_100, p50Milliseconds: 22 };
+/** DynamoDB Local, the tables and the functions' bundles: 2-3 s on a quiet machine. */
+const SANDBOX_START_DEADLINE_MS = 60_000;
+const SANDBOX_STOP_DEADLINE_MS = 15_000;
+/**
+ * One round of load: the client process's start, then CONNECTIONS x PINGS round trips, which
+ * the sandbox answers at well over 1,000 a second; at 200 a second they still finish.
+ */
+const LOAD_DEADLINE_MS = 10_000 + ((CONNECTIONS * PINGS) / 200) * 1_000;
 
 /** Runs the load from a separate process, as a real client would be. */
-async function load(url: string): Promise<PingLoadResult> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, 'ping-load.ts'), url, String(CONNECTIONS), String(PINGS)],
-    { maxBuffer: 64 * 1024 * 1024 },
-  );
+async function load(url: string, name: string): Promise<PingLoadResult> {
+  const stdout = await childPhase(name, LOAD_DEADLINE_MS, process.execPath, [
+    '--import',
+    'tsx',
+    join(__dirname, 'ping-load.ts'),
+    url,
+    String(CONNECTIONS),
+    String(PINGS),
+  ]);
   return JSON.parse(stdout) as PingLoadResult;
 }
+
+const startSandboxInTime = () =>
+  startPhase(
+    'sandbox start',
+    SANDBOX_START_DEADLINE_MS,
+    () => startSandbox({ config, port: 0 }),
+    (late) => late.stop(),
+  );
+const stopSandboxInTime = (sandbox: { stop(): Promise<void> }) =>
+  phase('sandbox stop', SANDBOX_STOP_DEADLINE_MS, () => sandbox.stop());
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const startTimes: number[] = [];
   for (let i = 0; i < 3; i++) {
     const started = performance.now();
-    const sandbox = await startSandbox({ config, port: 0 });
+    const sandbox = await startSandboxInTime();
     startTimes.push(performance.now() - started);
-    await sandbox.stop();
+    await stopSandboxInTime(sandbox);
   }
 
-  const sandbox = await startSandbox({ config, port: 0 });
+  const sandbox = await startSandboxInTime();
   try {
-    await load(sandbox.websocketUrl); // warm-up
+    await load(sandbox.websocketUrl, 'warm-up load');
     const rounds: PingLoadResult[] = [];
-    for (let i = 0; i < ROUNDS; i++) rounds.push(await load(sandbox.websocketUrl));
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await load(sandbox.websocketUrl, `load, round ${i + 1}`));
 
     const rates = rounds.map((r) => r.answered / (r.wallMilliseconds / 1000));
     const rate = median(rates);
@@ -58,12 +81,9 @@ async function main(): Promise<void> {
       ['round trip', `p50 ${formatNumber(p50, 2)} ms, p99 ${formatNumber(p99, 2)} ms`],
       ['replies', `${sent - lost - mismatched} of ${sent} correct; ${lost} lost, ${mismatched} mismatched`],
       [
-        'reference',
-        `${formatNumber(REFERENCE.messagesPerSecond)} msg/s, p50 ${REFERENCE.p50Milliseconds} ms (rohrpost on Daphne, per the issue)`,
-      ],
-      [
-        'ratio',
-        `${formatNumber(rate / REFERENCE.messagesPerSecond, 1)}x the throughput, p50 ${formatNumber(REFERENCE.p50Milliseconds / p50, 1)}x lower`,
+        'reference, a constant',
+        `${formatNumber(REFERENCE.messagesPerSecond)} msg/s, p50 ${REFERENCE.p50Milliseconds} ms: rohrpost on Daphne, ` +
+          'as the issue gives it (not measured in this run; when and how is not recorded)',
       ],
       [
         'start to ready',
@@ -72,8 +92,8 @@ async function main(): Promise<void> {
     ]);
     if (lost > 0 || mismatched > 0) process.exitCode = 1;
   } finally {
-    await sandbox.stop();
+    await stopSandboxInTime(sandbox);
   }
 }
 
-void main();
+runBenchmark(main);

@@ -4,8 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export const METRICS_PATH = '/.sandbox/metrics';
 /** The dimension every rohrpost metric has, which tells the functions apart: left out of the names. */
 const SERVICE_DIMENSION = 'service';
-/** Values kept per metric for percentiles; older ones drop out. */
-const MAX_VALUES = 10_000;
 
 /** One metric since the sandbox started: counts are summed; durations get percentiles. */
 export interface MetricFigures {
@@ -32,7 +30,10 @@ interface EmbeddedMetricLine {
  * (embedded metric format lines), so that a developer sees failures and latency locally.
  */
 export class MetricsSummary {
-  private readonly metrics = new Map<string, { unit: string; sum: number; values: number[] }>();
+  private readonly metrics = new Map<
+    string,
+    { unit: string; sum: number; samples: number; durations?: DurationHistogram }
+  >();
 
   /** Takes one line of a function's output; false, having taken nothing, for a line that is no metrics. */
   observe(line: string): boolean {
@@ -60,26 +61,30 @@ export class MetricsSummary {
 
   private add(name: string, unit: string, values: readonly number[]): void {
     let entry = this.metrics.get(name);
-    if (!entry) this.metrics.set(name, (entry = { unit, sum: 0, values: [] }));
+    if (!entry) {
+      entry = { unit, sum: 0, samples: 0 };
+      if (unit === 'Milliseconds') entry.durations = new DurationHistogram();
+      this.metrics.set(name, entry);
+    }
     for (const value of values) {
       entry.sum += value;
-      entry.values.push(value);
+      entry.samples++;
+      entry.durations?.add(value);
     }
-    if (entry.values.length > MAX_VALUES) entry.values.splice(0, entry.values.length - MAX_VALUES);
   }
 
   /** Every metric seen so far, by name, in order of their names. */
   snapshot(): Record<string, MetricFigures> {
     const figures: Record<string, MetricFigures> = {};
-    for (const [name, { unit, sum, values }] of [...this.metrics].sort(([a], [b]) => a.localeCompare(b))) {
-      const timed = unit === 'Milliseconds' && values.length > 0;
-      const sorted = timed ? [...values].sort((a, b) => a - b) : [];
-      const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+    for (const [name, { unit, sum, samples, durations }] of [...this.metrics].sort(([a], [b]) =>
+      a.localeCompare(b),
+    )) {
+      const timed = durations !== undefined && samples > 0;
       figures[name] = {
         unit,
         sum,
-        samples: values.length,
-        ...(timed && { p50: at(0.5), p99: at(0.99), max: sorted.at(-1)! }),
+        samples,
+        ...(timed && { p50: durations.percentile(0.5), p99: durations.percentile(0.99), max: durations.max }),
       };
     }
     return figures;
@@ -87,10 +92,11 @@ export class MetricsSummary {
 
   /** One line per metric, for the console. */
   format(): string[] {
+    const ms = (value: number | undefined) => `${Number(value!.toPrecision(3))} ms`;
     return Object.entries(this.snapshot()).map(([name, figures]) =>
       figures.p50 === undefined
         ? `${name}: ${figures.sum}`
-        : `${name}: p50 ${figures.p50} ms, p99 ${figures.p99} ms, max ${figures.max} ms (${figures.samples})`,
+        : `${name}: p50 ${ms(figures.p50)}, p99 ${ms(figures.p99)}, max ${ms(figures.max)} (${figures.samples})`,
     );
   }
 
@@ -101,6 +107,60 @@ export class MetricsSummary {
       .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify(this.snapshot(), null, 2));
     return true;
+  }
+}
+
+/** The relative error of a percentile read from a DurationHistogram. */
+export const PERCENTILE_RELATIVE_ERROR = 0.01;
+/** Durations a DurationHistogram tells apart, in ms: 1 µs to about 11.6 days. */
+const SMALLEST_DURATION = 1e-3;
+const LARGEST_DURATION = 1e9;
+/** Bucket i holds the durations in (GAMMA^(i-1), GAMMA^i]. */
+const GAMMA = (1 + PERCENTILE_RELATIVE_ERROR) / (1 - PERCENTILE_RELATIVE_ERROR);
+const LOG_GAMMA = Math.log(GAMMA);
+const LOWEST_INDEX = Math.ceil(Math.log(SMALLEST_DURATION) / LOG_GAMMA);
+const BUCKETS = Math.ceil(Math.log(LARGEST_DURATION) / LOG_GAMMA) - LOWEST_INDEX + 1;
+
+/**
+ * Durations in a fixed set of log-spaced buckets, DDSketch's mapping: a duration goes into the
+ * bucket (GAMMA^(i-1), GAMMA^i] that holds it, in constant time, and a bucket's representative,
+ * 2 GAMMA^i / (GAMMA + 1), is within PERCENTILE_RELATIVE_ERROR (1%) of every duration in it. A
+ * percentile (nearest rank) is the representative of the bucket its rank falls in, so it is
+ * within 1% of the exact one, between SMALLEST_DURATION and LARGEST_DURATION; 0 and below count
+ * as 0, and durations beyond that range in the outermost buckets. The maximum is exact.
+ */
+class DurationHistogram {
+  private readonly counts = new Float64Array(BUCKETS);
+  private zeros = 0;
+  private total = 0;
+  private smallest = Infinity;
+  max = -Infinity;
+
+  add(duration: number): void {
+    this.total++;
+    this.smallest = Math.min(this.smallest, duration);
+    this.max = Math.max(this.max, duration);
+    if (duration <= 0) {
+      this.zeros++;
+      return;
+    }
+    const index = Math.ceil(Math.log(duration) / LOG_GAMMA) - LOWEST_INDEX;
+    this.counts[Math.min(BUCKETS - 1, Math.max(0, index))]!++;
+  }
+
+  /** The `p`-th quantile (0 < p <= 1) by nearest rank, within PERCENTILE_RELATIVE_ERROR. */
+  percentile(p: number): number {
+    const rank = Math.max(1, Math.ceil(p * this.total));
+    let seen = this.zeros;
+    if (seen >= rank) return Math.max(this.smallest, 0);
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      seen += this.counts[bucket]!;
+      if (seen >= rank) {
+        const representative = (2 * GAMMA ** (bucket + LOWEST_INDEX)) / (GAMMA + 1);
+        return Math.min(this.max, Math.max(this.smallest, representative));
+      }
+    }
+    return this.max;
   }
 }
 

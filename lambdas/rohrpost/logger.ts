@@ -24,26 +24,37 @@ export interface Logger {
  */
 export function createLogger(service: string): Logger {
   const logger = new PowertoolsLogger({ serviceName: service });
-  // Most invocations log nothing: their keys reach the logger only when a line is written.
+  // Most invocations log nothing, and handing Powertools an invocation's context and keys costs
+  // more than handling a ping (bench:handler prints it): they reach it when a line is written.
+  let pendingContext: Context | undefined;
   let pendingKeys: Record<string, string | undefined> | undefined;
-  const applyKeys = () => {
+  let coldStartDecided = false;
+  const applyInvocation = () => {
     if (!pendingKeys) return;
+    if (pendingContext) logger.addContext(pendingContext);
     logger.resetKeys();
     const defined = Object.entries(pendingKeys).filter(
       (entry): entry is [string, string] => entry[1] !== undefined,
     );
     if (defined.length > 0) logger.appendKeys(Object.fromEntries(defined));
+    pendingContext = undefined;
     pendingKeys = undefined;
   };
   return {
-    debug: (message, fields) => (applyKeys(), logger.debug(message, fields ?? {})),
-    info: (message, fields) => (applyKeys(), logger.info(message, fields ?? {})),
-    warn: (message, fields) => (applyKeys(), logger.warn(message, fields ?? {})),
-    error: (message, fields) => (applyKeys(), logger.error(message, fields ?? {})),
+    debug: (message, fields) => (applyInvocation(), logger.debug(message, fields ?? {})),
+    info: (message, fields) => (applyInvocation(), logger.info(message, fields ?? {})),
+    warn: (message, fields) => (applyInvocation(), logger.warn(message, fields ?? {})),
+    error: (message, fields) => (applyInvocation(), logger.error(message, fields ?? {})),
     startInvocation(context, keys) {
-      // At once, so that `cold_start` is true for the instance's first invocation only.
-      if (context) logger.addContext(context);
       pendingKeys = keys;
+      pendingContext = context;
+      if (context && !coldStartDecided) {
+        // Powertools takes `cold_start` to be true at its first `addContext` only: that must be
+        // the instance's first invocation, whether or not it writes a line.
+        logger.addContext(context);
+        pendingContext = undefined;
+        coldStartDecided = true;
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { defineHandler } from '../../lambdas/rohrpost';
 import { createWebSocketHandler } from '../../lambdas/rohrpost/runtime/websocket-handler';
+import { disconnectEvent } from '../../sandbox/events';
 import { frame, testConnection } from '../support/events';
 
 /** What the functions log, through Powertools' Logger, from a real handler invocation. */
@@ -77,5 +78,55 @@ describe('log lines', () => {
       connectionId: second.connectionId,
       messageType: 'burst',
     });
+  });
+
+  test('a line carries the invocation it was written in, whichever invocations before it wrote none', async () => {
+    const fail = () => {
+      throw new Error('boom');
+    };
+    const handler = createWebSocketHandler({
+      handlers: [
+        defineHandler('quiet', (_request, context) => context.reply()),
+        defineHandler('explode', fail),
+        defineHandler('burst', fail),
+      ],
+      membership: () => ({ leaveAll: () => Promise.reject(new Error('throttled')) }) as never,
+    });
+    const connections = Array.from({ length: 6 }, () => testConnection());
+    const invocations: Array<[string, string | undefined]> = [
+      ['quiet', undefined], // the cold start writes no line
+      ['explode', 'Handler failed'],
+      ['quiet', undefined],
+      ['quiet', undefined],
+      ['burst', 'Handler failed'],
+    ];
+    for (const [index, [type]] of invocations.entries()) {
+      const body = `{"id": ${index}, "type": "${type}"}`;
+      await handler(frame(body, connections[index]), lambdaContext(`req-${index}`));
+    }
+    const handshake = { headers: {}, query: {} };
+    await handler(
+      disconnectEvent(connections[5]!, handshake, { code: 1001, reason: 'gone' }),
+      lambdaContext('req-5'),
+    );
+
+    const lines = written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.message, line.function_request_id])).toEqual([
+      ['Handler failed', 'req-1'],
+      ['Handler failed', 'req-4'],
+      ['Could not remove a closed connection from its groups', 'req-5'],
+    ]);
+    expect(lines[0]).toMatchObject({
+      cold_start: false,
+      connectionId: connections[1]!.connectionId,
+      messageType: 'explode',
+    });
+    expect(lines[1]).toMatchObject({
+      cold_start: false,
+      connectionId: connections[4]!.connectionId,
+      messageType: 'burst',
+    });
+    expect(lines[2]).toMatchObject({ cold_start: false, connectionId: connections[5]!.connectionId });
+    expect(lines[2]).not.toHaveProperty('messageType');
   });
 });

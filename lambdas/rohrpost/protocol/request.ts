@@ -63,12 +63,24 @@ export function typeNameOf(type: JsonValue): string {
   return typeof type === 'string' ? type : JSON.stringify(type);
 }
 
-/** Whether `value` nests arrays and objects more than `levels` deep; it looks no deeper than that. */
+/**
+ * Whether `value` nests arrays and objects more than `levels` deep; it looks no deeper than that.
+ * It runs on every message: it walks the children in place (no array of them) and calls itself
+ * for arrays and objects only.
+ */
 function nestedDeeperThan(value: unknown, levels: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
   if (levels === 0) return true;
-  for (const child of Array.isArray(value) ? value : Object.values(value)) {
-    if (nestedDeeperThan(child, levels - 1)) return true;
+  if (Array.isArray(value)) {
+    for (const child of value as unknown[]) {
+      if (typeof child === 'object' && child !== null && nestedDeeperThan(child, levels - 1)) return true;
+    }
+    return false;
+  }
+  // JSON.parse makes plain objects; `for...in` visits their keys without making an array of them.
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && nestedDeeperThan(child, levels - 1)) return true;
   }
   return false;
 }

@@ -29,6 +29,7 @@ import type { MembershipStore } from '../storage/membership';
 import type { ConnectRequest } from './connect';
 import { ConnectionRefusedError, connectRequest } from './connect';
 import { groupOperations } from './group-operations';
+import type { OutboxResult } from './outbox';
 import { Outbox } from './outbox';
 import type {
   AuthorizerContext,
@@ -67,6 +68,13 @@ const OK: WebSocketResult = Object.freeze({ statusCode: 200 });
 /** Posts in flight when a handler sends to a group. */
 const GROUP_SEND_CONCURRENCY = 50;
 const NO_IDENTITY: AuthorizerContext = Object.freeze({});
+const MAX_MESSAGE_BYTES = ApiGatewayLimits.maxMessageBytes;
+
+/** What handling a message came to: the route response, and whether its client got an internal error. */
+interface Handled {
+  readonly response: WebSocketResult;
+  readonly internalError: boolean;
+}
 
 /**
  * Creates the websocket Lambda's handler. Handler lookup, validation and replies follow
@@ -103,65 +111,124 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
     });
   }
 
-  /** Handles one message and counts it, by its type, as handled and, if its client got an internal error, failed. */
-  async function handleMessage(
+  /**
+   * Handles one message and counts it, by its type, as handled and, if its client got an
+   * internal error, failed. Synchronous as long as its handler is: every promise and await
+   * costs a turn of the event loop, and a `ping` costs little more than that.
+   */
+  function handleMessage(
     event: WebSocketEvent,
     lambdaContext: Context | undefined,
-  ): Promise<WebSocketResult> {
+  ): WebSocketResult | Promise<WebSocketResult> {
     const parsed = parseFrame(frameText(event));
-    const { connectionId } = event.requestContext;
+    const { requestContext } = event;
     logger.startInvocation?.(lambdaContext, {
-      connectionId,
+      connectionId: requestContext.connectionId,
       messageType: parsed.ok ? parsed.typeName : undefined,
     });
-    const handler = parsed.ok ? registry.get(parsed.typeName) : undefined;
     // Only registered types become dimension values: a client cannot make up metrics.
-    const metricType = !parsed.ok ? '(invalid)' : handler ? parsed.typeName : '(unknown)';
-    let internalError = false;
+    if (!parsed.ok) return counted('(invalid)', () => routeResponse(buildProtocolError(parsed.error)));
+    const { request, typeName } = parsed;
+    const handler = registry.get(typeName);
+    if (!handler) {
+      return counted('(unknown)', () =>
+        routeResponse(errorReply(request, ProtocolErrors.unknownType(typeName))),
+      );
+    }
+    let handled: Handled | Promise<Handled>;
     try {
-      if (!parsed.ok) return routeResponse(buildProtocolError(parsed.error));
-      const { request, typeName } = parsed;
-      if (!handler) return routeResponse(errorReply(request, ProtocolErrors.unknownType(typeName)));
-      const result = await runHandler(handler, request, typeName, event.requestContext);
-      internalError = result.internalError;
-      return result.response;
+      handled = runHandler(handler, request, typeName, requestContext);
     } catch (error) {
-      internalError = true;
+      countMessage(typeName, true);
       throw error;
+    }
+    if (!(handled instanceof Promise)) {
+      countMessage(typeName, handled.internalError);
+      return handled.response;
+    }
+    return handled.then(
+      ({ response, internalError }) => (countMessage(typeName, internalError), response),
+      (error: unknown) => {
+        countMessage(typeName, true);
+        throw error;
+      },
+    );
+  }
+
+  /** A message no handler saw, counted under `metricType`. */
+  function counted(metricType: string, answer: () => WebSocketResult): WebSocketResult {
+    let internalError = true;
+    try {
+      const response = answer();
+      internalError = false;
+      return response;
     } finally {
       countMessage(metricType, internalError);
     }
   }
 
-  async function runHandler(
+  function runHandler(
     handler: MessageHandler,
     request: RohrpostRequest,
     typeName: string,
     requestContext: WebSocketRequestContext,
-  ): Promise<{ response: WebSocketResult; internalError: boolean }> {
+  ): Handled | Promise<Handled> {
     const outbox = new Outbox(requestContext.connectionId, () => connectionsFor(requestContext), logger);
-    const context = new Invocation(request, requestContext, outbox, logger, () =>
-      groupsOf(requestContext, outbox),
-    );
+    const context = new Invocation(request, requestContext, outbox, logger, groupsOf);
+    let handling: void | Promise<void>;
+    try {
+      handling = handler.handle(request, context);
+    } catch (error) {
+      return finish(outbox, request, context.connectionId, answerFailure(context, typeName, error));
+    }
+    if (!handling) return finish(outbox, request, context.connectionId, false);
+    return settle(handling, context, outbox, request, typeName);
+  }
+
+  /** Waits for an asynchronous handler, then finishes as `runHandler` does. */
+  async function settle(
+    handling: Promise<void>,
+    context: Invocation,
+    outbox: Outbox,
+    request: RohrpostRequest,
+    typeName: string,
+  ): Promise<Handled> {
     let internalError = false;
     try {
-      // A synchronous handler is not awaited: every await costs a turn of the event loop.
-      const handling = handler.handle(request, context);
-      if (handling) await handling;
+      await handling;
     } catch (error) {
       internalError = answerFailure(context, typeName, error);
     }
+    return finish(outbox, request, context.connectionId, internalError);
+  }
 
+  /** The route response once the outbox is done; synchronous when nothing had to be posted. */
+  function finish(
+    outbox: Outbox,
+    request: RohrpostRequest,
+    connectionId: string,
+    internalError: boolean,
+  ): Handled | Promise<Handled> {
     const finishing = outbox.finish();
-    const outcome = finishing instanceof Promise ? await finishing : finishing;
+    return finishing instanceof Promise
+      ? finishing.then((outcome) => handledOf(outcome, request, connectionId, internalError))
+      : handledOf(finishing, request, connectionId, internalError);
+  }
+
+  function handledOf(
+    outcome: OutboxResult,
+    request: RohrpostRequest,
+    connectionId: string,
+    internalError: boolean,
+  ): Handled {
     if (outcome.delivered) {
       const response = outcome.routeResponse === undefined ? OK : routeResponse(outcome.routeResponse);
       return { response, internalError };
     }
     if (outcome.reason === 'gone') return { response: OK, internalError };
     logger.error('Could not send a message to the connection', {
-      type: typeName,
-      connectionId: requestContext.connectionId,
+      type: typeNameOf(request.type),
+      connectionId,
       error: outcome.error,
     });
     return { response: routeResponse(errorReply(request, ProtocolErrors.internal)), internalError: true };
@@ -217,8 +284,10 @@ export function createWebSocketHandler(options: WebSocketHandlerOptions): WebSoc
         case 'DISCONNECT':
           logger.startInvocation?.(lambdaContext, { connectionId: event.requestContext.connectionId });
           return await handleDisconnect(event);
-        default:
-          return await handleMessage(event, lambdaContext);
+        default: {
+          const handled = handleMessage(event, lambdaContext);
+          return handled instanceof Promise ? await handled : handled;
+        }
       }
     } catch (error) {
       logger.error('Unexpected failure', { routeKey: event.requestContext?.routeKey, error });
@@ -236,11 +305,14 @@ class Invocation implements HandlerContext {
     readonly requestContext: WebSocketRequestContext,
     private readonly outbox: Outbox,
     readonly logger: Logger,
-    private readonly createGroups: () => GroupOperations,
+    private readonly createGroups: (
+      requestContext: WebSocketRequestContext,
+      outbox: Outbox,
+    ) => GroupOperations,
   ) {}
 
   get groups(): GroupOperations {
-    this.groupOperations ??= this.createGroups();
+    this.groupOperations ??= this.createGroups(this.requestContext, this.outbox);
     return this.groupOperations;
   }
 
@@ -255,16 +327,21 @@ class Invocation implements HandlerContext {
   /** Throws a `HandlerError` for a message API Gateway would not deliver, so the client hears of it. */
   send(message: MessageParts, options?: SendOptions): void {
     const payload = JSON.stringify(buildMessage(message));
-    const bytes = Buffer.byteLength(payload);
-    if (bytes > ApiGatewayLimits.maxMessageBytes) {
-      this.logger.warn("A message over API Gateway's 128 KB limit was not sent", {
-        type: typeNameOf(this.request.type),
-        connectionId: this.connectionId,
-        bytes,
-      });
-      throw new HandlerError(ProtocolErrors.messageTooLarge);
-    }
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: most messages need no count.
+    if (payload.length * 3 > MAX_MESSAGE_BYTES) this.refuseIfOverLimit(payload);
     this.outbox.enqueue(payload, options?.close);
+  }
+
+  /** Logs and throws a `HandlerError` when `payload` is over API Gateway's message limit. */
+  private refuseIfOverLimit(payload: string): void {
+    const bytes = Buffer.byteLength(payload);
+    if (bytes <= MAX_MESSAGE_BYTES) return;
+    this.logger.warn("A message over API Gateway's 128 KB limit was not sent", {
+      type: typeNameOf(this.request.type),
+      connectionId: this.connectionId,
+      bytes,
+    });
+    throw new HandlerError(ProtocolErrors.messageTooLarge);
   }
 
   reply(data?: unknown, options: ReplyOptions = {}): void {
