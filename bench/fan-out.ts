@@ -146,7 +146,7 @@ async function scenario(
       logger: createLogger('bench'),
     });
     const inMemory: MembershipStore = {
-      join: () => Promise.resolve(),
+      join: () => Promise.resolve(undefined),
       leave: () => Promise.resolve(),
       leaveAll: () => Promise.resolve([]),
       // eslint-disable-next-line @typescript-eslint/require-await -- the members are in memory

@@ -17,6 +17,8 @@ import type { Construct } from 'constructs';
 import {
   AUTHORIZER_SERVICE,
   AuthorizerMetrics,
+  LaneMetrics,
+  LANES_SERVICE,
   MESSAGE_TYPE_DIMENSION,
   METRICS_NAMESPACE,
   NotificationMetrics,
@@ -63,6 +65,11 @@ export interface MonitoringProps {
   readonly functionThrottlesAlarm?: number | false;
   /** The dead-letter alarm fires when the dead-letter queue holds a message; `false` turns it off. @default true */
   readonly deadLetterAlarm?: boolean;
+  /**
+   * The lane lag alarm fires when the oldest job in the lanes' queue is this old: big groups'
+   * messages wait that long for a worker; `false` turns it off. @default Duration.minutes(1)
+   */
+  readonly laneLagAlarm?: Duration | false;
   /** A CloudWatch dashboard of the API, the functions and the notifications. @default true */
   readonly dashboard?: boolean;
 }
@@ -76,6 +83,8 @@ export interface DashboardParts {
   readonly notifications: boolean;
   /** Whether there is an authorizer, whose refusals by reason get a graph. */
   readonly authorizer: boolean;
+  /** Whether big groups have lanes, whose throughput and throttling get a row. */
+  readonly lanes: boolean;
 }
 
 const MINUTE = Duration.minutes(1);
@@ -170,6 +179,26 @@ export class Monitoring {
     );
   }
 
+  /**
+   * Alarms on the lanes of big groups: jobs waiting too long for a worker (the workers cannot
+   * keep up, or a lane keeps failing), and jobs that failed every receive.
+   */
+  watchLanes(queue: Queue, deadLetters: Queue): void {
+    const lagLimit = this.props.laneLagAlarm ?? Duration.minutes(1);
+    this.alarm(
+      'LaneLagAlarm',
+      queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: MINUTE }),
+      lagLimit && lagLimit.toSeconds(),
+      `A big group's message waited over ${lagLimit && lagLimit.toHumanString()} for its lane: read the lane worker's logs.`,
+    );
+    this.alarm(
+      'LaneDeadLetterAlarm',
+      deadLetters.metricApproximateNumberOfMessagesVisible(),
+      this.props.deadLetterAlarm === false ? false : 1,
+      "A lane job failed every receive: its lane's members recover what they missed; inspect the lanes' dead-letter queue.",
+    );
+  }
+
   /** Alarms on records that fail (and are retried), on slow notifications, and on a lagging stream. */
   watchNotifications(fn: LambdaFunction, maxRecordAgeSeconds: number): void {
     // A record reported as a batch item failure is no Lambda error: the function counts it.
@@ -259,6 +288,31 @@ export class Monitoring {
             ...['p50', 'p99', 'Maximum'].map((statistic) =>
               this.notificationMetric(NotificationMetrics.lastPostLatency, statistic, MINUTE),
             ),
+          ],
+        }),
+      );
+    }
+    if (parts.lanes) {
+      const lane = (metricName: string) => this.functionMetric(LANES_SERVICE, metricName, 'Sum', MINUTE);
+      dashboard.addWidgets(
+        new GraphWidget({
+          title: "Big groups' lanes: messages and posts",
+          left: [
+            lane(LaneMetrics.messagesSent),
+            lane(LaneMetrics.postsDelivered),
+            lane(LaneMetrics.postsGone),
+          ],
+          right: [lane(LaneMetrics.lanesRun), lane(LaneMetrics.laneFailures), lane(LaneMetrics.splits)],
+        }),
+        new GraphWidget({
+          title: 'Posts throttled (429 after the retries) and failed',
+          left: [
+            lane(LaneMetrics.postsThrottled),
+            this.notificationMetric(NotificationMetrics.postsThrottled, 'Sum', MINUTE),
+          ],
+          right: [
+            lane(LaneMetrics.postsFailed),
+            this.notificationMetric(NotificationMetrics.postsFailed, 'Sum', MINUTE),
           ],
         }),
       );

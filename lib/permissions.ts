@@ -52,6 +52,9 @@ export function grantPlanned(
       // The event source mapping reads the stream, with the function's role: DynamoEventSource
       // grants it (rohrpost-websocket.ts), limited to the stream.
       return;
+    case 'consume-queue':
+      // Likewise SqsEventSource grants reading the queue (receive, delete, change visibility), limited to it.
+      return;
     case 'manage-connections': {
       const resources = permission.methods.map((method) => targets.connectionsArn(method));
       fn.addToRolePolicy(new PolicyStatement({ actions: ['execute-api:ManageConnections'], resources }));

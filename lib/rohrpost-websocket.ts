@@ -10,9 +10,9 @@ import { BillingMode, StreamViewType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IEventSourceDlq } from 'aws-cdk-lib/aws-lambda';
 import { Architecture, Function as LambdaFunction, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type {
   DeploymentPlan,
@@ -88,7 +88,11 @@ export class RohrpostWebSocket extends Construct {
   readonly websocketFunction: LambdaFunction;
   readonly notificationFunction: LambdaFunction | undefined;
   readonly authorizerFunction: LambdaFunction | undefined;
+  /** The lane worker, which posts big groups' messages; `undefined` without lanes. */
+  readonly laneFunction: LambdaFunction | undefined;
   readonly deadLetterQueue: Queue | undefined;
+  /** The lanes' FIFO queue; `undefined` without lanes. */
+  readonly laneQueue: Queue | undefined;
   /** The dashboard; `undefined` when the `dashboard` prop turns it off. */
   readonly dashboard: Dashboard | undefined;
 
@@ -118,6 +122,7 @@ export class RohrpostWebSocket extends Construct {
     );
     for (const planned of this.plan.queues) this.queues.set(planned.id, this.createQueue(planned));
     this.deadLetterQueue = this.queues.get('dead-letters');
+    this.laneQueue = this.queues.get('lanes');
 
     this.api = new WebSocketApi(this, 'Api', { description: 'rohrpost: request/reply and live updates' });
     const setAccountRole = props.setApiGatewayAccountRole ?? false;
@@ -134,8 +139,10 @@ export class RohrpostWebSocket extends Construct {
     this.websocketFunction = this.functions.get('websocket')!;
     this.notificationFunction = this.functions.get('notifications');
     this.authorizerFunction = this.functions.get('authorizer');
+    this.laneFunction = this.functions.get('lanes');
     this.addRoutes();
     this.addStreamSources();
+    this.addQueueSources();
     this.watch();
     this.dashboard = this.monitoring.createDashboard({
       api: this.api,
@@ -143,6 +150,7 @@ export class RohrpostWebSocket extends Construct {
       functions: [...this.functions.values()],
       notifications: this.notificationFunction !== undefined,
       authorizer: this.authorizerFunction !== undefined,
+      lanes: this.laneFunction !== undefined,
     });
   }
 
@@ -194,19 +202,41 @@ export class RohrpostWebSocket extends Construct {
     return table;
   }
 
-  /** Where stream batches that failed every retry go, and changes that can never be sent. */
+  /**
+   * A planned queue: the stream records' dead letters, the lanes' FIFO queue (high-throughput
+   * FIFO: deduplication and throughput per message group, one per lane) and its dead letters.
+   */
   private createQueue(planned: PlannedQueue): Queue {
     const queue = new Queue(this, planned.constructId, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.seconds(planned.retentionSeconds),
+      ...(planned.fifo && {
+        fifo: true,
+        deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+        fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      }),
+      ...(planned.visibilityTimeoutSeconds !== undefined && {
+        visibilityTimeout: Duration.seconds(planned.visibilityTimeoutSeconds),
+      }),
+      ...(planned.deadLetter && {
+        deadLetterQueue: {
+          queue: this.queues.get(planned.deadLetter.queue)!,
+          maxReceiveCount: planned.deadLetter.maxReceiveCount,
+        },
+      }),
     });
-    Validations.of(queue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
-        'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.',
-    });
+    if (!planned.deadLetter) {
+      Validations.of(queue).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason:
+          planned.id === 'dead-letters'
+            ? 'This queue is the dead-letter destination of the stream event source mappings; its messages ' +
+              'describe failed stream batches, to inspect and replay, so it has no dead-letter queue of its own.'
+            : "This queue is the lanes' dead-letter queue: it holds lane jobs that failed every receive, to " +
+              'inspect, so it has no dead-letter queue of its own.',
+      });
+    }
     return queue;
   }
 
@@ -323,6 +353,20 @@ export class RohrpostWebSocket extends Construct {
     }
   }
 
+  /** The planned queue event source mappings: the lanes' queue feeding the lane worker. */
+  private addQueueSources(): void {
+    for (const source of this.plan.queueSources) {
+      // The event source grants the function what reading the queue takes (the plan's `consume-queue`).
+      this.functions.get(source.function)!.addEventSource(
+        new SqsEventSource(this.queues.get(source.queue)!, {
+          batchSize: source.batchSize,
+          maxConcurrency: source.maximumConcurrency,
+          reportBatchItemFailures: source.reportBatchItemFailures,
+        }),
+      );
+    }
+  }
+
   /** Alarms on every function, on the handlers, and on the notifications and their dead letters. */
   private watch(): void {
     for (const planned of this.plan.functions) {
@@ -333,6 +377,8 @@ export class RohrpostWebSocket extends Construct {
     }
     this.monitoring.watchHandlers();
     if (this.deadLetterQueue) this.monitoring.watchDeadLetters(this.deadLetterQueue);
+    const laneDeadLetters = this.queues.get('lane-dead-letters');
+    if (this.laneQueue && laneDeadLetters) this.monitoring.watchLanes(this.laneQueue, laneDeadLetters);
     const notifications = this.plan.streamSources[0];
     if (this.notificationFunction && notifications) {
       this.monitoring.watchNotifications(this.notificationFunction, notifications.maximumRecordAgeSeconds);

@@ -82,6 +82,26 @@ export function consoleReporter(options: {
         ),
       ),
     streamFailed: (table, message) => always(style.red(`! ${table} stream: ${message}`)),
+    queueDelivered: (queue, messages, milliseconds) =>
+      verbose(() =>
+        style.dim(`λ ${queue}: ${messages} job${messages === 1 ? '' : 's'} in ${milliseconds} ms`),
+      ),
+    queueItemsFailed: (queue, messageIds) =>
+      always(
+        style.yellow(
+          `↻ ${queue}: ${messageIds.length} job${messageIds.length === 1 ? '' : 's'} failed; retried`,
+        ),
+      ),
+    queueBatchFailed: (queue, messages, reason) =>
+      always(
+        style.yellow(
+          `↻ ${queue}: a batch of ${messages} failed (${reason}); retried after its visibility timeout`,
+        ),
+      ),
+    queueDeadLettered: (queue, messageId, deadLetterQueue) =>
+      always(
+        style.red(`! ${queue}: job ${messageId} failed every receive and was moved to ${deadLetterQueue}`),
+      ),
   };
 }
 

@@ -32,7 +32,8 @@ export function planChanges(running: DeploymentPlan, next: DeploymentPlan): Plan
   const newTables = next.tables.filter((table) => !runningTables.has(table.id));
   for (const table of next.tables) {
     const before = runningTables.get(table.id);
-    if (before && !same(before, table)) needRestart.push(`table ${table.id} changed its keys, indexes or stream`);
+    if (before && !same(before, table))
+      needRestart.push(`table ${table.id} changed its keys, indexes or stream`);
   }
   for (const table of running.tables) {
     if (!nextTableIds.has(table.id)) needRestart.push(`table ${table.id} was removed`);

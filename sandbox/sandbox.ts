@@ -5,11 +5,12 @@ import type {
   DeploymentPlan,
   FunctionRole,
   PlannedFunction,
+  PlannedQueueSource,
   PlannedStreamSource,
   ResolvedConfig,
 } from '../lambdas/rohrpost/deploy';
 import { ApiGatewayLimits, deploymentPlan, environmentOf, readDeadLetter } from '../lambdas/rohrpost/deploy';
-import { localLambdaEnvironment, localSignatureVerifier, LOCAL_REGION } from './aws-local';
+import { localLambdaEnvironment, localSignatureVerifier, LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws-local';
 import type { DynamoDbLocal } from './dynamodb-local';
 import { startDynamoDbLocal } from './dynamodb-local';
 import type { GatewayLimits, GatewayReporter } from './gateway';
@@ -26,6 +27,8 @@ import { MetricsSummary } from './metrics-summary';
 import { PageServer } from './page-server';
 import { LocalQueue } from './sqs/local-queue';
 import { SqsApi } from './sqs/sqs-api';
+import type { QueueReporter } from './sqs/sqs-poller';
+import { SqsPoller } from './sqs/sqs-poller';
 import { planChanges } from './plan-changes';
 import type { RequestRate } from './request-quota';
 import type { StreamReporter } from './streams/stream-batches';
@@ -34,7 +37,7 @@ import { StreamPoller } from './streams/stream-poller';
 import { createTables } from './tables';
 
 /** Everything the sandbox reports; the CLI prints it, tests usually ignore it. */
-export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter {
+export interface SandboxReporter extends GatewayReporter, FunctionReporter, StreamReporter, QueueReporter {
   /** A message reached the dead-letter queue: a record the function set aside, or Lambda's on-failure record. */
   deadLettered(letter: DeadLetter): void;
 }
@@ -74,6 +77,11 @@ export interface SandboxOptions {
   readonly limits?: Partial<GatewayLimits>;
   /** The account's request quota on the management API. @default 10,000 a second, bursts of 5,000 */
   readonly postRate?: RequestRate;
+  /**
+   * The management API the functions post to, instead of the gateway's: a bench's emulated API
+   * (bench:large-group), which answers for members that hold no WebSocket. @default the gateway's
+   */
+  readonly managementEndpoint?: string;
   /** A folder with `index.html` and `app.ts`, served as a page at the root URL. @default no page */
   readonly page?: string;
   /** @default reports nothing */
@@ -139,6 +147,10 @@ const SILENT: SandboxReporter = {
   streamRetrying: () => undefined,
   deadLettered: () => undefined,
   streamFailed: () => undefined,
+  queueDelivered: () => undefined,
+  queueItemsFailed: () => undefined,
+  queueBatchFailed: () => undefined,
+  queueDeadLettered: () => undefined,
 };
 
 /** What a sandbox has started, so far: each part is stopped in `stopParts`'s order. */
@@ -148,6 +160,7 @@ interface Parts {
   workDirectory?: string;
   functions: LocalFunction[];
   pollers: StreamPoller[];
+  queuePollers: SqsPoller[];
   queues: LocalQueue[];
   page?: PageServer;
 }
@@ -160,6 +173,7 @@ interface Parts {
 async function stopParts(parts: Parts): Promise<void> {
   const steps: Array<() => unknown> = [
     ...parts.pollers.map((poller) => () => poller.stop()),
+    ...parts.queuePollers.map((poller) => () => poller.stop()),
     ...parts.queues.map((queue) => () => queue.stop()),
     () => parts.gateway?.stop(),
     () => parts.page?.stop(),
@@ -198,7 +212,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
   };
   const prefix = options.tablePrefix ?? '';
-  const parts: Parts = { functions: [], pollers: [], queues: [] };
+  const parts: Parts = { functions: [], pollers: [], queuePollers: [], queues: [] };
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopParts(parts));
   const isStopping = () => stopping !== undefined;
@@ -242,15 +256,27 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await gateway.listen();
 
     const queues = new Map<string, LocalQueue>();
+    // A queue's dead-letter queue comes before it in the plan.
     for (const planned of plan.queues) {
       const queue = new LocalQueue({
         name: planned.localName,
-        url: `${gateway.origin}/000000000000/${planned.localName}`,
+        url: `${gateway.origin}/${LOCAL_ACCOUNT_ID}/${planned.localName}`,
         retentionSeconds: planned.retentionSeconds,
+        ...(planned.visibilityTimeoutSeconds !== undefined && {
+          visibilityTimeoutSeconds: planned.visibilityTimeoutSeconds,
+        }),
+        ...(planned.deadLetter && {
+          deadLetter: {
+            queue: queues.get(planned.deadLetter.queue)!,
+            maxReceiveCount: planned.deadLetter.maxReceiveCount,
+          },
+        }),
         onSend: (message) => {
           const letter = planned.id === 'dead-letters' ? readDeadLetter(message.body) : undefined;
           if (letter) reporter.deadLettered(letter);
         },
+        onDeadLetter: (message, to) =>
+          reporter.queueDeadLettered(planned.localName, message.messageId, to.name),
       });
       queues.set(planned.id, queue);
       parts.queues.push(queue);
@@ -290,7 +316,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
           sqsEndpoint: gateway.origin,
         }),
         ...environmentOf(told, {
-          managementEndpoint: gateway.managementEndpoint,
+          managementEndpoint: options.managementEndpoint ?? gateway.managementEndpoint,
           tableName: (id) => tableNames[id]!,
           queueUrl: (id) => queues.get(id)!.url,
           metricsNamespace: 'rohrpost/sandbox',
@@ -304,6 +330,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         memorySize: planned.memorySize,
         timeoutMs: planned.timeoutSeconds * 1000,
         reservedConcurrency: planned.reservedConcurrency,
+        // A queue's event source runs as many invocations at once as its maximum concurrency.
+        maxInstances: plan.queueSources.find((source) => source.function === planned.role)
+          ?.maximumConcurrency,
         environment: environmentFor(planned),
         workDirectory,
         reporter: functionReporter,
@@ -343,7 +372,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         }),
       );
     };
-    for (const source of plan.streamSources) await startStream(source, created.has(tableNames[source.table]!));
+    for (const source of plan.streamSources)
+      await startStream(source, created.has(tableNames[source.table]!));
+    for (const source of plan.queueSources)
+      parts.queuePollers.push(queuePoller(source, queues, routeFunction, reporter));
 
     const applyConfig = async (next: ResolvedConfig, changedAt: number): Promise<ConfigChange> => {
       const nextPlan = deploymentPlan(next);
@@ -372,7 +404,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         await startStream(source, true);
         applied.push(
           `reading the stream of ${tableNames[source.table]}` +
-            (reloaded ? '' : ` (the ${source.function} function did not reload with the change within a minute)`),
+            (reloaded
+              ? ''
+              : ` (the ${source.function} function did not reload with the change within a minute)`),
         );
       }
       return { applied, needRestart: [] };
@@ -406,6 +440,21 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   }
 }
 
+/** The event source mapping of one planned queue, as Lambda's SQS poller runs it. */
+function queuePoller(
+  source: PlannedQueueSource,
+  queues: ReadonlyMap<string, LocalQueue>,
+  functionOf: (role: FunctionRole) => LocalFunction,
+  reporter: QueueReporter,
+): SqsPoller {
+  return SqsPoller.start({
+    queue: queues.get(source.queue)!,
+    function: functionOf(source.function),
+    settings: source,
+    reporter,
+  });
+}
+
 /** The event source mapping of one planned stream, sending its on-failure records to the planned queue. */
 function streamBatches(
   source: PlannedStreamSource,
@@ -421,7 +470,7 @@ function streamBatches(
   return new StreamBatches({
     table: options.table,
     streamArn: options.streamArn,
-    functionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${source.function}`,
+    functionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:function:${source.function}`,
     function: options.function,
     settings: source,
     onFailure: (body) => options.queue.send(body),

@@ -3,6 +3,8 @@
  * and the local sandbox emulates. `rohrpost.config.ts` at the project root is written with it.
  */
 import type { JwtSettings } from './environment';
+import type { LanesConfig, ResolvedLanes } from './lanes-config';
+import { resolveLanes } from './lanes-config';
 import { groupNameProblem } from './protocol/group-name';
 
 export type AttributeType = 'string' | 'number' | 'binary';
@@ -91,6 +93,11 @@ export interface NotificationsConfig extends Partial<FunctionConfig> {
    * @default the defaults of HistoryConfig
    */
   readonly history?: HistoryConfig | false;
+  /**
+   * How big groups are delivered (lanes-config.ts); `false` has the notification function post
+   * to every group itself. Needs `history`. @default the defaults of LanesConfig, when history is kept
+   */
+  readonly lanes?: LanesConfig | false;
 }
 
 /** How much of each group's history is kept (PROTOCOL.md §5). */
@@ -188,9 +195,11 @@ export interface ResolvedConfig {
     | undefined;
   readonly tables: Readonly<Record<string, ApplicationTableConfig>>;
   readonly notifications: ResolvedFunction &
-    Required<Omit<NotificationsConfig, keyof FunctionConfig | 'history'>> & {
+    Required<Omit<NotificationsConfig, keyof FunctionConfig | 'history' | 'lanes'>> & {
       /** `undefined` when the configuration turns history off. */
       readonly history: Required<HistoryConfig> | undefined;
+      /** `undefined` when big groups have no lanes. */
+      readonly lanes: ResolvedLanes | undefined;
     };
 }
 
@@ -280,6 +289,7 @@ export function defineConfig(config: RohrpostConfig): ResolvedConfig {
           315_360_000,
         ),
       },
+      lanes: resolveLanes(notifications.lanes, history !== undefined),
     },
   };
 }
@@ -312,7 +322,7 @@ function resolveJwt(jwt: JwtConfig): JwtSettings {
     throw new Error(
       `authorizer.jwt.issuer is your identity provider's URL, exactly as its tokens' \`iss\` claim says it, ` +
         `not ${JSON.stringify(jwt.issuer)}. For a Cognito user pool: ` +
-        'https://cognito-idp.<region>.amazonaws.com/<user pool id> (the pool\'s overview in the Cognito console ' +
+        "https://cognito-idp.<region>.amazonaws.com/<user pool id> (the pool's overview in the Cognito console " +
         'shows its id, like eu-central-1_AbCdEf123). The sandbox accepts the placeholder itself: it signs its ' +
         'own tokens.',
     );

@@ -15,6 +15,8 @@ export const EnvironmentVariables = {
   deadLetterQueueUrl: 'ROHRPOST_DEAD_LETTER_QUEUE_URL',
   /** JSON `JwtSettings`, for the built-in JWT authorizer. */
   jwt: 'ROHRPOST_JWT',
+  /** JSON `LaneEnvironment`: the delivery lanes of big groups; unset when there are none. */
+  lanes: 'ROHRPOST_LANES',
 } as const;
 
 type VariableName = (typeof EnvironmentVariables)[keyof typeof EnvironmentVariables];
@@ -42,6 +44,24 @@ export interface JwtSettings {
   readonly algorithms: readonly string[];
 }
 
+/** How big groups are delivered (rohrpost.config.ts's `notifications.lanes`, defaults applied), and the lanes' queue. */
+export interface LaneEnvironment {
+  /** The lanes' FIFO queue. */
+  readonly queueUrl: string;
+  /** Members above which a group gets lanes. */
+  readonly groupSize: number;
+  /** Members of a shard above which the group's shards are doubled. */
+  readonly shardSize: number;
+  readonly maxShards: number;
+  /** PostToConnection calls a second all lanes together may make, and their burst. */
+  readonly postsPerSecond: number;
+  readonly burst: number;
+  /** Lane workers at once: each paces itself to its share of the budget. */
+  readonly concurrency: number;
+  /** Posts in flight at once per worker. */
+  readonly postsInFlight: number;
+}
+
 export interface FunctionEnvironment {
   /** @default none */
   readonly managementEndpoint?: string;
@@ -55,6 +75,8 @@ export interface FunctionEnvironment {
   readonly deadLetterQueueUrl?: string;
   /** @default none */
   readonly jwt?: JwtSettings;
+  /** @default no lanes */
+  readonly lanes?: LaneEnvironment;
 }
 
 /** The variables for a function; values may be CDK tokens. */
@@ -70,6 +92,7 @@ export function functionEnvironment(values: FunctionEnvironment): Record<string,
       [EnvironmentVariables.deadLetterQueueUrl]: values.deadLetterQueueUrl,
     }),
     ...(values.jwt && { [EnvironmentVariables.jwt]: JSON.stringify(values.jwt) }),
+    ...(values.lanes && { [EnvironmentVariables.lanes]: JSON.stringify(values.lanes) }),
   };
 }
 

@@ -49,5 +49,6 @@ export type {
   TableDefinition,
 } from './config';
 export { defineConfig } from './config';
+export type { LanesConfig } from './lanes-config';
 export type { WebSocketAuthorizerEvent, WebSocketAuthorizerResult } from './runtime/authorizer';
 export type { WebSocketEvent, WebSocketResult } from './protocol/websocket-event';

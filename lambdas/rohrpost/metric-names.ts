@@ -13,6 +13,8 @@ export const NotificationMetrics = {
   recordsDeadLettered: 'RecordsDeadLettered',
   /** Subscription updates sent to a group, one per group a change concerns (not again when retried after delivery). */
   notificationsSent: 'NotificationsSent',
+  /** Of those, the ones handed to the lanes of big groups, which post them (LaneMetrics). */
+  notificationsLaned: 'NotificationsLaned',
   /** Messages that reached a member's connection. */
   postsDelivered: 'PostsDelivered',
   /** Posts to connections that were gone (410); those members were removed. */
@@ -68,3 +70,24 @@ export const REFUSAL_REASON_DIMENSION = 'reason';
 
 /** The authorizers' `service`: their log lines' and their metrics' dimension. */
 export const AUTHORIZER_SERVICE = 'rohrpost-authorizer';
+
+/** What the lane workers count per invocation (dimension `service`). */
+export const LaneMetrics = {
+  /** Lane runs: wake-ups a worker acted on. */
+  lanesRun: 'LanesRun',
+  /** Lane runs that failed and are retried (a new lane waiting for its parent, a read or write that failed). */
+  laneFailures: 'LaneFailures',
+  /** Messages a lane sent to its shard's members. */
+  messagesSent: 'LaneMessagesSent',
+  postsDelivered: 'PostsDelivered',
+  postsGone: 'PostsGone',
+  /** Posts the management API still throttled (429) after the retries: those members were left behind. */
+  postsThrottled: 'PostsThrottled',
+  /** Posts that failed otherwise after the retries: those members were left behind. */
+  postsFailed: 'PostsFailed',
+  /** Splits of a group's shards done. */
+  splits: 'ShardSplits',
+} as const;
+
+/** The lane workers' `service`: their log lines' and their metrics' dimension. */
+export const LANES_SERVICE = 'rohrpost-lanes';

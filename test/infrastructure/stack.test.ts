@@ -47,11 +47,13 @@ describe('the CDK stack with the project configuration', () => {
   let synthesized: Synthesized;
   let websocketId: string;
   let notificationsId: string;
+  let laneWorkerId: string;
 
   beforeAll(() => {
     synthesized = synthesize(config, { bundle: true });
     websocketId = functionId(synthesized, '$default');
     notificationsId = functionId(synthesized, 'subscription-update');
+    laneWorkerId = functionId(synthesized, 'one lane per shard');
   });
 
   describe('the WebSocket API', () => {
@@ -233,6 +235,7 @@ describe('the CDK stack with the project configuration', () => {
             'NODE_OPTIONS',
             'POWERTOOLS_METRICS_NAMESPACE',
             'ROHRPOST_HISTORY',
+            'ROHRPOST_LANES',
             'ROHRPOST_MANAGEMENT_ENDPOINT',
             'ROHRPOST_MEMBERSHIP_TABLE',
             'ROHRPOST_TABLE_NAMES',
@@ -338,11 +341,20 @@ describe('the CDK stack with the project configuration', () => {
         'dynamodb:PutItem',
         'dynamodb:Query',
       ]);
+      // The notification function writes a big group's layout when it gives it lanes.
       expect(actionsOf(membership(notificationsId, false)).sort()).toEqual([
         'dynamodb:BatchWriteItem',
         'dynamodb:Query',
+        'dynamodb:UpdateItem',
       ]);
-      for (const id of [websocketId, notificationsId]) {
+      // A lane reads its shard and the layout; a split copies members and writes the layout.
+      expect(actionsOf(membership(laneWorkerId, false)).sort()).toEqual([
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
+      for (const id of [websocketId, notificationsId, laneWorkerId]) {
         expect(actionsOf(membership(id, true))).toEqual(['dynamodb:Query']);
         for (const statement of statementsOf(synthesized, id)) {
           expect(JSON.stringify(statement.Resource)).not.toContain('/index/*');
@@ -390,27 +402,88 @@ describe('the CDK stack with the project configuration', () => {
       });
       expect(actionsOf(history(notificationsId)).sort()).toEqual([
         'dynamodb:BatchWriteItem',
+        'dynamodb:ConditionCheckItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ]);
-      for (const statement of [...history(websocketId), ...history(notificationsId)]) {
+      expect(actionsOf(history(laneWorkerId)).sort()).toEqual([
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]);
+      for (const statement of [
+        ...history(websocketId),
+        ...history(notificationsId),
+        ...history(laneWorkerId),
+      ]) {
         expect(statement.Resource).toEqual({
           'Fn::GetAtt': [expect.stringMatching(/^RohrpostHistory/), 'Arn'],
         });
       }
     });
 
-    test('the notification function may send to its dead-letter queue, and to no other', () => {
-      const sqs = statementsOf(synthesized, notificationsId).filter((s) =>
-        actionsOf([s]).some((action) => action.startsWith('sqs:')),
-      );
-      expect(sqs).toEqual([
-        expect.objectContaining({
-          Action: 'sqs:SendMessage',
-          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^RohrpostDeadLetters/), 'Arn'] },
-        }),
+    test('the notification function may send to its dead-letter queue and the lanes, and to no other', () => {
+      const sqs = (id: string) =>
+        statementsOf(synthesized, id).filter((s) =>
+          actionsOf([s]).some((action) => action.startsWith('sqs:')),
+        );
+      expect(actionsOf(sqs(notificationsId))).toEqual(['sqs:SendMessage']);
+      expect(sqs(notificationsId).flatMap((s) => listOf(s.Resource))).toEqual([
+        { 'Fn::GetAtt': [expect.stringMatching(/^RohrpostDeadLetters/), 'Arn'] },
+        { 'Fn::GetAtt': [expect.stringMatching(/^RohrpostLaneQueue/), 'Arn'] },
       ]);
+      // The lane worker reads its queue (the event source's grant) and asks it for splits, nothing more.
+      for (const statement of sqs(laneWorkerId)) {
+        expect(statement.Resource).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(/^RohrpostLaneQueue/), 'Arn'],
+        });
+      }
+      expect(actionsOf(sqs(laneWorkerId)).sort()).toEqual([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'sqs:SendMessage',
+      ]);
+    });
+
+    test('the lanes: a high-throughput FIFO queue, its own dead letters, and the worker fed one lane at a time, sixteen at once', () => {
+      const queues = resourcesOf(synthesized, 'AWS::SQS::Queue');
+      const [, laneQueue] = queues.find(([id]) => id.startsWith('RohrpostLaneQueue'))!;
+      const [laneDeadLettersId, laneDeadLetters] = queues.find(([id]) =>
+        id.startsWith('RohrpostLaneDeadLetters'),
+      )!;
+      expect(laneQueue.Properties).toMatchObject({
+        FifoQueue: true,
+        DeduplicationScope: 'messageGroup',
+        FifoThroughputLimit: 'perMessageGroupId',
+        VisibilityTimeout: 720,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [laneDeadLettersId, 'Arn'] },
+          maxReceiveCount: 20,
+        },
+      });
+      expect(laneDeadLetters.Properties).toMatchObject({
+        FifoQueue: true,
+        MessageRetentionPeriod: 14 * 24 * 60 * 60,
+      });
+      synthesized.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: laneWorkerId },
+        EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RohrpostLaneQueue'), 'Arn'] },
+        BatchSize: 1,
+        ScalingConfig: { MaximumConcurrency: 16 },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+      expect(resourceOf(synthesized, laneWorkerId).Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        MemorySize: 512,
+        Timeout: 120,
+      });
     });
 
     test('the one Resource "*" is ListStreams, which has no resource-level permissions', () => {
@@ -438,18 +511,24 @@ describe('the CDK stack with the project configuration', () => {
     test('alarms: dead letters, function errors and throttles, notification lag, failed records, latency, handler errors', () => {
       const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
       const metric = (name: string) => alarms.filter((alarm) => alarm.MetricName === name);
+      // The stream records' and the lanes' dead letters.
       expect(metric('ApproximateNumberOfMessagesVisible')).toEqual([
         expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+        expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
       ]);
-      expect(metric('Errors')).toHaveLength(2);
-      expect(metric('Throttles')).toHaveLength(2);
+      expect(metric('Errors')).toHaveLength(3);
+      expect(metric('Throttles')).toHaveLength(3);
+      // A big group's message waiting a minute for its lane.
+      expect(metric('ApproximateAgeOfOldestMessage')).toEqual([
+        expect.objectContaining({ Threshold: 60, Statistic: 'Maximum', Period: 60 }),
+      ]);
       expect(metric('IteratorAge')).toEqual([
         expect.objectContaining({ Threshold: 1_800_000, Statistic: 'Maximum' }),
       ]);
       // Fires in the first minute a record fails, not an hour later at the dead-letter queue.
       // The namespace the functions are told is the one the alarms read.
       const namespace = 'rohrpost/Rohrpost';
-      for (const id of [websocketId, notificationsId]) {
+      for (const id of [websocketId, notificationsId, laneWorkerId]) {
         const variables = (resourceOf(synthesized, id).Properties.Environment as { Variables: object })
           .Variables;
         expect(variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: namespace });
@@ -525,7 +604,13 @@ describe('the stack is the deployment plan', () => {
     'an authorizer of your own and no history': defineConfig({
       authorizer: { entry: join(PROJECT_ROOT, 'test/fixtures/app/authorizer.ts') },
       tables: config.tables,
-      notifications: { ...config.notifications, history: false, retryAttempts: 3, batchSize: 7 },
+      notifications: {
+        ...config.notifications,
+        history: false,
+        lanes: false,
+        retryAttempts: 3,
+        batchSize: 7,
+      },
     }),
   };
 
@@ -574,7 +659,7 @@ describe('the stack is the deployment plan', () => {
 
     // Every planned stream source, with Lambda's settings as planned.
     const mappings = resourcesOf(synthesized, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
-    expect(mappings).toHaveLength(plan.streamSources.length);
+    expect(mappings).toHaveLength(plan.streamSources.length + plan.queueSources.length);
     for (const source of plan.streamSources) {
       const table = plan.tables.find((candidate) => candidate.id === source.table)!;
       expect(mappings).toContainEqual(
@@ -589,6 +674,39 @@ describe('the stack is the deployment plan', () => {
           MaximumRecordAgeInSeconds: source.maximumRecordAgeSeconds,
         }),
       );
+    }
+
+    // Every planned queue, as planned, and its queue sources.
+    expect(resourcesOf(synthesized, 'AWS::SQS::Queue')).toHaveLength(plan.queues.length);
+    for (const queue of plan.queues) {
+      expect(resource(queue.constructId).Properties).toMatchObject({
+        MessageRetentionPeriod: queue.retentionSeconds,
+        ...(queue.fifo && { FifoQueue: true }),
+        ...(queue.visibilityTimeoutSeconds !== undefined && {
+          VisibilityTimeout: queue.visibilityTimeoutSeconds,
+        }),
+        ...(queue.deadLetter && {
+          RedrivePolicy: {
+            deadLetterTargetArn: {
+              'Fn::GetAtt': [
+                ids[plan.queues.find((other) => other.id === queue.deadLetter!.queue)!.constructId],
+                'Arn',
+              ],
+            },
+            maxReceiveCount: queue.deadLetter.maxReceiveCount,
+          },
+        }),
+      });
+    }
+    for (const source of plan.queueSources) {
+      const queue = plan.queues.find((candidate) => candidate.id === source.queue)!;
+      expect(mappings).toContainEqual({
+        FunctionName: { Ref: ids[plan.functions.find((fn) => fn.role === source.function)!.constructId] },
+        EventSourceArn: { 'Fn::GetAtt': [ids[queue.constructId], 'Arn'] },
+        BatchSize: source.batchSize,
+        ScalingConfig: { MaximumConcurrency: source.maximumConcurrency },
+        FunctionResponseTypes: source.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+      });
     }
 
     // The planned routes, behind the authorizer where planned.
@@ -770,9 +888,20 @@ describe('the CDK stack with other configurations', () => {
     });
     const alarms = resourcesOf(synthesized, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
     expect(alarms.map((alarm) => alarm.MetricName).sort()).toEqual(
-      ['Errors', 'Errors', 'HandlerErrors', 'IteratorAge', 'LastPostLatency', 'RecordsFailed'].sort(),
+      [
+        'ApproximateAgeOfOldestMessage',
+        'Errors',
+        'Errors',
+        'Errors',
+        'HandlerErrors',
+        'IteratorAge',
+        'LastPostLatency',
+        'RecordsFailed',
+      ].sort(),
     );
-    for (const alarm of alarms.filter((alarm) => alarm.Namespace !== 'AWS/Lambda')) {
+    for (const alarm of alarms.filter(
+      (alarm) => !['AWS/Lambda', 'AWS/SQS'].includes(alarm.Namespace as string),
+    )) {
       expect(alarm.Namespace).toBe('chat-prod');
     }
   });
@@ -790,6 +919,9 @@ describe('the CDK stack with other configurations', () => {
       expect(dashboard).toContain(posts);
     expect(dashboard).toContain('FirstPostLatency');
     expect(dashboard).toContain('LastPostLatency');
+    // The lanes' throughput and the 429s that slow them.
+    for (const lanes of ['LaneMessagesSent', 'LanesRun', 'LaneFailures', 'ShardSplits', 'rohrpost-lanes'])
+      expect(dashboard).toContain(lanes);
     // Messages and handler errors per type, whichever types the application registers.
     for (const metric of ['MessagesHandled', 'HandlerErrors']) {
       const search = new RegExp(
@@ -813,7 +945,8 @@ describe('the CDK stack with other configurations', () => {
     const synthesized = synthesize(
       defineConfig({
         tables: config.tables,
-        notifications: { ...config.notifications, history: false },
+        // Without a history there are no lanes either: they send what it keeps.
+        notifications: { ...config.notifications, history: false, lanes: false },
       }),
     );
     expect(

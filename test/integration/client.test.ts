@@ -247,7 +247,7 @@ describe('the client against a server without history', () => {
   const fixture = useFixtureSandbox({
     config: defineConfig({
       ...fixtureConfig,
-      notifications: { ...fixtureConfig.notifications, history: false },
+      notifications: { ...fixtureConfig.notifications, history: false, lanes: false },
     }),
   });
 

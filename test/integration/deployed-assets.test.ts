@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -12,6 +13,10 @@ import { LocalIssuer } from '../../sandbox/local-issuer';
 import { createTables } from '../../sandbox/tables';
 import { historyTableDefinition } from '../../lambdas/rohrpost/storage/history-table';
 import { membershipTableDefinition } from '../../lambdas/rohrpost/storage/membership-table';
+import { wakeEntries } from '../../lambdas/rohrpost/delivery/lane-messages';
+import { LaneStore } from '../../lambdas/rohrpost/storage/lane-store';
+import { DynamoDbMembershipStore } from '../../lambdas/rohrpost/storage/membership';
+import { DynamoDbSequencer } from '../../lambdas/rohrpost/storage/sequencer';
 import type { AssemblyFunction } from '../../sandbox/lambda/assembly';
 import { assemblyFunctions } from '../../sandbox/lambda/assembly';
 import type { InvocationOutcome } from '../support/assembly';
@@ -70,6 +75,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
       [ids.History!]: tables.history,
       [ids.Tablenotes!]: tables.notes,
       [ids.DeadLetters!]: 'http://127.0.0.1:9/000000000000/dead-letters',
+      [ids.LaneQueue!]: 'http://127.0.0.1:9/000000000000/rohrpost-lanes.fifo',
       [ids.Api!]: 'api',
       'AWS::Region': 'eu-central-1',
       'AWS::URLSuffix': 'amazonaws.com',
@@ -88,7 +94,11 @@ describe('the synthesized functions, each invoked from its own asset', () => {
   });
 
   /** Runs `events` through the function's handler in a fresh process, as Lambda would. */
-  async function invoke(constructId: string, events: readonly unknown[]): Promise<InvocationOutcome[]> {
+  async function invoke(
+    constructId: string,
+    events: readonly unknown[],
+    managementEndpoint = 'http://127.0.0.1:9/prod',
+  ): Promise<InvocationOutcome[]> {
     const fn = functions.find((candidate) => candidate.constructId === constructId);
     if (!fn) throw new Error(`The stack has no function ${constructId}.`);
     const directory = copyOutsideProject(fn.asset);
@@ -97,8 +107,8 @@ describe('the synthesized functions, each invoked from its own asset', () => {
         ...Object.fromEntries(
           Object.entries(fn.environment).map(([name, value]) => [name, resolveValue(value, refs)]),
         ),
-        // The management API of an unused local port: these events post to nobody.
-        ROHRPOST_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/prod',
+        // By default the management API of an unused local port: these events post to nobody.
+        ROHRPOST_MANAGEMENT_ENDPOINT: managementEndpoint,
         AWS_REGION: 'eu-central-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
@@ -118,6 +128,7 @@ describe('the synthesized functions, each invoked from its own asset', () => {
   test('each function has an asset of its own', () => {
     expect(functions.map((fn) => fn.constructId).sort()).toEqual([
       'Authorizer',
+      'LaneWorker',
       'Notifications',
       'WebSocket',
     ]);
@@ -205,5 +216,73 @@ describe('the synthesized functions, each invoked from its own asset', () => {
       },
     });
     expect(refused).toEqual({ error: 'Unauthorized' });
+  });
+
+  test("the lane worker answers an SQS batch with its failures, posting a big group's messages in order", async () => {
+    const group = `big-${prefix}`;
+    const settings = {
+      tableName: tables.history,
+      retentionSeconds: 600,
+      maxMessages: 100,
+      positionLifetimeSeconds: 3600,
+      recordLifetimeSeconds: 600,
+    };
+    const sequencer = new DynamoDbSequencer(db, settings);
+    const place = () => sequencer.append(group, randomUUID(), (position) => JSON.stringify(position));
+    await place();
+    const layout = await new LaneStore(db, settings, tables.membership).createLanes(group);
+    const members = ['AAAAAAAAAAAAAAA=', 'BBBBBBBBBBBBBBB=', 'CCCCCCCCCCCCCCC='];
+    const membership = new DynamoDbMembershipStore(db, tables.membership);
+    for (const member of members) await membership.join(group, member, layout);
+    await place();
+    const { position } = await place();
+    const posts: Array<{ connectionId: string; body: string }> = [];
+    const management = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const connectionId = decodeURIComponent(request.url!.split('/@connections/')[1]!);
+        posts.push({ connectionId, body: Buffer.concat(chunks).toString() });
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => management.listen(0, '127.0.0.1', resolve));
+    const [entry] = wakeEntries(group, position, 1);
+    const sqsRecord = (messageId: string, body: string) => ({
+      messageId,
+      receiptHandle: `handle-${messageId}`,
+      body,
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(Date.now()),
+        SenderId: 'AROAEXAMPLE',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+        MessageGroupId: entry!.messageGroupId,
+        MessageDeduplicationId: entry!.deduplicationId,
+        SequenceNumber: '18849496460467696128',
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:eu-central-1:123456789012:rohrpost-lanes.fifo',
+      awsRegion: 'eu-central-1',
+    });
+    try {
+      const [outcome] = await invoke(
+        'LaneWorker',
+        [{ Records: [sqsRecord('m-1', entry!.body), sqsRecord('m-2', 'not a lane job')] }],
+        `http://127.0.0.1:${(management.address() as AddressInfo).port}/prod`,
+      );
+      // The job that is none fails, and so would any after it in its message group.
+      expect(outcome).toEqual({ result: { batchItemFailures: [{ itemIdentifier: 'm-2' }] } });
+    } finally {
+      await new Promise((resolve) => management.close(resolve));
+    }
+    for (const member of members) {
+      const seqs = posts
+        .filter((post) => post.connectionId === member)
+        .map((post) => (JSON.parse(post.body) as { seq: number }).seq);
+      expect(seqs).toEqual([2, 3]);
+    }
   });
 });

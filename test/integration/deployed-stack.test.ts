@@ -73,6 +73,7 @@ describe('the synthesized stack in the sandbox, behind the built-in JWT authoriz
   test('runs each function from its synthesized asset', () => {
     expect([...running.sandbox.functions.keys()].sort()).toEqual([
       'authorizer',
+      'lanes',
       'notifications',
       'websocket',
     ]);

@@ -24,6 +24,11 @@ export function recordingReporter(): SandboxReporter & { lines: string[] } {
         ? add('deadLettered', letter.kind, letter.table, letter.sequenceNumber)
         : add('deadLettered', letter.condition, letter.startSequenceNumber, letter.endSequenceNumber),
     streamFailed: (table, message) => add('streamFailed', table, message),
+    queueDelivered: (queue, messages) => add('queueDelivered', queue, messages),
+    queueItemsFailed: (queue, messageIds) => add('queueItemsFailed', queue, messageIds.length),
+    queueBatchFailed: (queue, messages, reason) => add('queueBatchFailed', queue, messages, reason),
+    queueDeadLettered: (queue, messageId, deadLetterQueue) =>
+      add('queueDeadLettered', queue, messageId, deadLetterQueue),
   };
 }
 

@@ -19,11 +19,44 @@ describe('defineConfig', () => {
       maxRecordAgeSeconds: 3600,
       concurrency: 50,
       history: { retentionSeconds: 3600, maxMessages: 100, positionLifetimeSeconds: 2_592_000 },
+      lanes: {
+        groupSize: 2000,
+        shardSize: 4000,
+        maxShards: 64,
+        postsPerSecond: 9000,
+        burst: 4500,
+        concurrency: 16,
+        postsInFlight: 100,
+        memorySize: 512,
+        timeoutSeconds: 120,
+        maxReceiveCount: 20,
+      },
     });
     expect(config.authorizer).toBeUndefined();
     expect(defineConfig({ authorizer: { entry: 'a.ts' } }).authorizer?.identitySource).toEqual([
       'route.request.querystring.token',
     ]);
+  });
+
+  test('big groups have lanes while groups keep a history; a budget sets its burst', () => {
+    expect(defineConfig({ notifications: { history: false } }).notifications.lanes).toBeUndefined();
+    expect(defineConfig({ notifications: { lanes: false } }).notifications.lanes).toBeUndefined();
+    expect(
+      defineConfig({ notifications: { lanes: { postsPerSecond: 2000 } } }).notifications.lanes,
+    ).toMatchObject({
+      postsPerSecond: 2000,
+      burst: 1000,
+    });
+  });
+
+  test.each([
+    [{ history: false as const, lanes: {} }, 'notifications.lanes needs notifications.history'],
+    [{ lanes: { maxShards: 48 } }, 'notifications.lanes.maxShards must be a power of two, not 48.'],
+    [{ lanes: { maxShards: 256 } }, 'notifications.lanes.maxShards must be a whole number from 1 to 128'],
+    [{ lanes: { concurrency: 1 } }, 'notifications.lanes.concurrency must be a whole number from 2 to 1000'],
+    [{ lanes: { postsPerSecond: 0.5 } }, 'notifications.lanes.postsPerSecond must be a whole number'],
+  ])('refuses lanes that cannot run: %j', (notifications, message) => {
+    expect(() => defineConfig({ notifications })).toThrow(message);
   });
 
   test.each([

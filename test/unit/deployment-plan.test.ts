@@ -15,6 +15,9 @@ const tableActions = (permissions: readonly PlannedPermission[], table: string) 
     permission.kind === 'table' && permission.table === table ? permission.actions : [],
   );
 
+/** The project's tables, as rohrpost.config.ts declares them. */
+const projectConfigInput = () => ({ tables: projectConfig.tables });
+
 describe('the deployment plan', () => {
   test("the project's configuration deploys the notes example: its table streams to the notification function", () => {
     const plan = deploymentPlan(projectConfig);
@@ -23,7 +26,7 @@ describe('the deployment plan', () => {
       ['history', 'history', false],
       ['notes', 'application', true],
     ]);
-    expect(plan.functions.map((fn) => fn.role)).toEqual(['websocket', 'notifications']);
+    expect(plan.functions.map((fn) => fn.role)).toEqual(['websocket', 'notifications', 'lanes']);
     expect(plan.streamSources).toEqual([
       {
         table: 'notes',
@@ -37,7 +40,16 @@ describe('the deployment plan', () => {
         onFailure: 'dead-letters',
       },
     ]);
-    expect(plan.queues.map((queue) => queue.id)).toEqual(['dead-letters']);
+    expect(plan.queues.map((queue) => queue.id)).toEqual(['dead-letters', 'lane-dead-letters', 'lanes']);
+    expect(plan.queueSources).toEqual([
+      {
+        queue: 'lanes',
+        function: 'lanes',
+        batchSize: 1,
+        maximumConcurrency: 16,
+        reportBatchItemFailures: true,
+      },
+    ]);
     expect(
       plan.routes.map((route) => [route.key, route.function, route.returnResponse, route.authorized]),
     ).toEqual([
@@ -124,12 +136,13 @@ describe('the deployment plan', () => {
       authorizer: defineConfig({ authorizer: { jwt: { issuer: 'https://issuer.example', audience: 'app' } } })
         .authorizer,
     });
-    const variables = (role: 'websocket' | 'notifications' | 'authorizer') =>
+    const variables = (role: 'websocket' | 'notifications' | 'authorizer' | 'lanes') =>
       Object.keys(environmentOf(plannedFunction(plan, role), names)).sort();
     expect(variables('websocket')).toEqual([
       'NODE_OPTIONS',
       'POWERTOOLS_METRICS_NAMESPACE',
       'ROHRPOST_HISTORY',
+      'ROHRPOST_LANES',
       'ROHRPOST_MANAGEMENT_ENDPOINT',
       'ROHRPOST_MEMBERSHIP_TABLE',
       'ROHRPOST_TABLE_NAMES',
@@ -139,10 +152,30 @@ describe('the deployment plan', () => {
       'POWERTOOLS_METRICS_NAMESPACE',
       'ROHRPOST_DEAD_LETTER_QUEUE_URL',
       'ROHRPOST_HISTORY',
+      'ROHRPOST_LANES',
       'ROHRPOST_MANAGEMENT_ENDPOINT',
       'ROHRPOST_MEMBERSHIP_TABLE',
       'ROHRPOST_TABLE_NAMES',
     ]);
+    // The lane worker runs no application code: it is told of no application table.
+    expect(variables('lanes')).toEqual([
+      'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'ROHRPOST_HISTORY',
+      'ROHRPOST_LANES',
+      'ROHRPOST_MANAGEMENT_ENDPOINT',
+      'ROHRPOST_MEMBERSHIP_TABLE',
+    ]);
+    expect(JSON.parse(environmentOf(plannedFunction(plan, 'lanes'), names).ROHRPOST_LANES!)).toEqual({
+      groupSize: 2000,
+      shardSize: 4000,
+      maxShards: 64,
+      postsPerSecond: 9000,
+      burst: 4500,
+      concurrency: 16,
+      postsInFlight: 100,
+      queueUrl: 'queue:lanes',
+    });
     expect(variables('authorizer')).toEqual(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'ROHRPOST_JWT']);
     expect(plannedFunction(plan, 'authorizer').permissions).toEqual([]);
     expect(plan.routes.find((route) => route.key === '$connect')?.authorized).toBe(true);
@@ -150,6 +183,38 @@ describe('the deployment plan', () => {
       function: 'authorizer',
       identitySource: ['route.request.querystring.token'],
     });
+  });
+
+  test('the lanes: a FIFO queue with its own dead letters, and a worker that may post but never delete a connection', () => {
+    const plan = deploymentPlan(projectConfig);
+    const queue = plan.queues.find((candidate) => candidate.id === 'lanes')!;
+    expect(queue).toMatchObject({
+      fifo: true,
+      localName: 'rohrpost-lanes.fifo',
+      visibilityTimeoutSeconds: 720,
+      deadLetter: { queue: 'lane-dead-letters', maxReceiveCount: 20 },
+    });
+    const worker = plannedFunction(plan, 'lanes');
+    expect(worker).toMatchObject({
+      entry: 'lambdas/rohrpost/runtime/lane-worker.ts',
+      memorySize: 512,
+      timeoutSeconds: 120,
+    });
+    expect(worker.permissions).toContainEqual({ kind: 'manage-connections', methods: ['POST'] });
+    expect(worker.permissions).toContainEqual({ kind: 'consume-queue', queue: 'lanes' });
+    expect(tableActions(worker.permissions, 'membership')).not.toContain('dynamodb:PutItem');
+    expect(tableActions(worker.permissions, 'history')).not.toContain('dynamodb:DeleteItem');
+    expect(plannedFunction(plan, 'notifications').permissions).toContainEqual({
+      kind: 'send-message',
+      queue: 'lanes',
+    });
+    // Without a history there is nothing for a lane to send: no lanes.
+    const withoutHistory = deploymentPlan(
+      defineConfig({ ...projectConfigInput(), notifications: { history: false } }),
+    );
+    expect(withoutHistory.functions.map((fn) => fn.role)).not.toContain('lanes');
+    expect(withoutHistory.queues.map((candidate) => candidate.id)).toEqual(['dead-letters']);
+    expect(withoutHistory.queueSources).toEqual([]);
   });
 
   test('is a pure function of the configuration', () => {

@@ -82,7 +82,7 @@ function setUp(
   const posted: string[] = [];
   const left: string[] = [];
   const membership: MembershipStore = {
-    join: () => Promise.resolve(),
+    join: () => Promise.resolve(undefined),
     leave: () => Promise.resolve(),
     leaveAll: (connectionId) => (left.push(connectionId), Promise.resolve(['some-group'])),
     members: async function* (group) {
@@ -455,7 +455,7 @@ describe('the notification function when things fail', () => {
       }),
       tableLabels: () => ({ 'notes-physical': 'notes' }),
       membership: () => ({
-        join: () => Promise.resolve(),
+        join: () => Promise.resolve(undefined),
         leave: () => Promise.resolve(),
         leaveAll: () => Promise.resolve([]),
         members: async function* (group) {

@@ -2,7 +2,7 @@ import { EnvironmentVariables, readEnvironment } from '../environment';
 import type * as ManagementApiModule from './management-api-connections';
 import type { ManagementApiConnections } from './management-api-connections';
 import type * as SignedModule from './signed-connections';
-import type { SignedConnections } from './signed-connections';
+import type { SignedConnections, SignedConnectionsOptions } from './signed-connections';
 
 /** Sends to and closes WebSocket connections: the one place that talks to the management API. */
 export interface Connections {
@@ -53,11 +53,15 @@ export function connectionsAt(endpoint: string): ManagementApiConnections {
 const signedByEndpoint = new Map<string, SignedConnections>();
 
 /** One `SignedConnections` per endpoint for the life of the Lambda instance, created on first use. */
-export function signedConnectionsAt(endpoint: string, maxSockets = 50): SignedConnections {
+export function signedConnectionsAt(
+  endpoint: string,
+  maxSockets = 50,
+  options: Pick<SignedConnectionsOptions, 'onThrottled' | 'maxAttempts' | 'timeoutMs'> = {},
+): SignedConnections {
   let connections = signedByEndpoint.get(endpoint);
   if (!connections) {
     const { SignedConnections } = require('./signed-connections') as typeof SignedModule;
-    connections = new SignedConnections(endpoint, { maxSockets });
+    connections = new SignedConnections(endpoint, { maxSockets, ...options });
     signedByEndpoint.set(endpoint, connections);
   }
   return connections;

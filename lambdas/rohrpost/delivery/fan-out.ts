@@ -16,6 +16,8 @@ export interface FanOutOptions {
   readonly logger: Logger;
   /** Adds up what became of each post, across fan-outs. @default nothing is added up */
   readonly tally?: PostTally;
+  /** The group's members, when the caller has started reading them. @default `membership.members(group)` */
+  readonly members?: AsyncIterable<string[]>;
 }
 
 export type { FanOutResult };
@@ -83,7 +85,7 @@ export async function sendToGroup(
   };
 
   // The next page is read while this one's posts go out.
-  const pages = membership.members(group)[Symbol.asyncIterator]();
+  const pages = (options.members ?? membership.members(group))[Symbol.asyncIterator]();
   for (let next = pages.next(); ;) {
     const page = await next;
     if (page.done) break;

@@ -42,7 +42,7 @@ export class PostTally {
 }
 
 /** Whether the management API refused a request with 429, through `SignedConnections` or the SDK. */
-function isThrottling(error: unknown): boolean {
+export function isThrottling(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { status, $metadata } = error as { status?: unknown; $metadata?: { httpStatusCode?: unknown } };
   return status === 429 || $metadata?.httpStatusCode === 429;

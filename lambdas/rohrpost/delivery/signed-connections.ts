@@ -36,6 +36,8 @@ export interface SignedConnectionsOptions {
   readonly timeoutMs?: number;
   /** Where credentials come from. @default the SDK's default chain (in Lambda, the function's role) */
   readonly credentials?: () => Promise<ResolvedCredentials>;
+  /** Told of every answer that throttled (429), retried or not: a pacer slows down. @default nothing */
+  readonly onThrottled?: () => void;
 }
 
 const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
@@ -68,11 +70,13 @@ export class SignedConnections implements Connections {
   private readonly retries: StandardRetryStrategy;
   private readonly clock: ClockOffset;
   private readonly deadlines: Deadlines;
+  private readonly onThrottled: (() => void) | undefined;
 
   constructor(endpoint: string, options: SignedConnectionsOptions = {}) {
     this.url = new URL(endpoint);
     this.basePath = `${this.url.pathname.replace(/\/$/, '')}/@connections/`;
     this.retries = new StandardRetryStrategy(options.maxAttempts ?? 5);
+    this.onThrottled = options.onThrottled;
     this.clock = new ClockOffset(options.clock);
     const secure = this.url.protocol === 'https:';
     this.deadlines = new Deadlines(options.timeoutMs ?? 10_000);
@@ -139,6 +143,7 @@ export class SignedConnections implements Connections {
         }
         failure = new ManagementApiError(answer.status, answer.errorType, answer.message);
         errorType = retryErrorType(answer.status, answer.errorType, this.clock.corrected(offset));
+        if (errorType === 'THROTTLING') this.onThrottled?.();
       } catch (error) {
         failure = error as Error; // the request failed on the network or timed out
         errorType = 'TRANSIENT';

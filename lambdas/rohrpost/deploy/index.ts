@@ -16,6 +16,7 @@ export type {
   PlannedFunction,
   PlannedPermission,
   PlannedQueue,
+  PlannedQueueSource,
   PlannedRoute,
   PlannedStreamSource,
   PlannedTable,
@@ -30,11 +31,13 @@ export type {
   ResolvedConfig,
   TableDefinition,
 } from '../config';
-export type { HistorySettings, JwtSettings } from '../environment';
+export type { HistorySettings, JwtSettings, LaneEnvironment } from '../environment';
 export { ApiGatewayLimits } from '../delivery/limits';
 export {
   AUTHORIZER_SERVICE,
   AuthorizerMetrics,
+  LaneMetrics,
+  LANES_SERVICE,
   MESSAGE_TYPE_DIMENSION,
   METRICS_NAMESPACE,
   NOTIFICATIONS_SERVICE,

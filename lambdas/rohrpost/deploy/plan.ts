@@ -7,12 +7,13 @@
 import type { ExistingTable, ResolvedConfig, ResolvedFunction, TableDefinition } from '../config';
 import { isPlaceholder } from '../config';
 import { DEAD_LETTER_RETENTION_SECONDS } from '../delivery/dead-letter-format';
-import type { HistorySettings, JwtSettings } from '../environment';
+import type { HistorySettings, JwtSettings, LaneEnvironment } from '../environment';
+import { LANE_WORKER_ENTRY } from '../lanes-config';
 import { functionEnvironment } from '../environment';
 import { HeadAttributes, HistoryTable, historyTableDefinition } from '../storage/history-table';
 import { membershipTableDefinition } from '../storage/membership-table';
 
-export type FunctionRole = 'websocket' | 'notifications' | 'authorizer';
+export type FunctionRole = 'websocket' | 'notifications' | 'authorizer' | 'lanes';
 
 /** Which part of a deployment a table is, which decides how it is kept. */
 export type TableKind = 'membership' | 'history' | 'application';
@@ -33,13 +34,22 @@ export interface PlannedTable {
 }
 
 export interface PlannedQueue {
-  /** How the plan names it. */
-  readonly id: 'dead-letters';
+  /**
+   * How the plan names it: `dead-letters` for stream records given up on, `lanes` for the lane
+   * workers' jobs, `lane-dead-letters` for lane jobs that failed every receive.
+   */
+  readonly id: 'dead-letters' | 'lanes' | 'lane-dead-letters';
   readonly constructId: string;
-  /** Its name in the sandbox. */
+  /** Its name in the sandbox (a FIFO queue's ends in `.fifo`, as SQS requires). */
   readonly localName: string;
   /** How long a message is kept, in seconds. */
   readonly retentionSeconds: number;
+  /** A FIFO queue: ordered and deduplicated per message group. */
+  readonly fifo: boolean;
+  /** How long a received message stays hidden, in seconds. @default SQS's 30 */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Where a message goes after `maxReceiveCount` receives. @default none */
+  readonly deadLetter?: { readonly queue: PlannedQueue['id']; readonly maxReceiveCount: number };
 }
 
 /** What a function is told, as environment variables; the resources' names are filled in where it runs. */
@@ -55,6 +65,8 @@ export interface PlannedEnvironment {
   readonly deadLetterQueue: boolean;
   /** The built-in JWT authorizer's settings. */
   readonly jwt: JwtSettings | undefined;
+  /** The lanes of big groups, without their queue's URL. */
+  readonly lanes: Omit<LaneEnvironment, 'queueUrl'> | undefined;
 }
 
 /** What a function may do, resource by resource. */
@@ -76,7 +88,9 @@ export type PlannedPermission =
   | { readonly kind: 'stream'; readonly table: string }
   /** PostToConnection (POST) and DeleteConnection (DELETE) on the stage's connections. */
   | { readonly kind: 'manage-connections'; readonly methods: readonly ('POST' | 'DELETE')[] }
-  | { readonly kind: 'send-message'; readonly queue: PlannedQueue['id'] };
+  | { readonly kind: 'send-message'; readonly queue: PlannedQueue['id'] }
+  /** What reading a queue takes: receiving and deleting (its event source mapping does, with the function's role), and changing a received message's visibility. */
+  | { readonly kind: 'consume-queue'; readonly queue: PlannedQueue['id'] };
 
 export interface PlannedFunction {
   readonly role: FunctionRole;
@@ -111,6 +125,19 @@ export interface PlannedStreamSource {
   readonly onFailure: PlannedQueue['id'];
 }
 
+/**
+ * A queue that feeds a function, with Lambda's event source mapping settings
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+ */
+export interface PlannedQueueSource {
+  readonly queue: PlannedQueue['id'];
+  readonly function: FunctionRole;
+  readonly batchSize: number;
+  /** Invocations at once at most (the mapping's `ScalingConfig.MaximumConcurrency`). */
+  readonly maximumConcurrency: number;
+  readonly reportBatchItemFailures: boolean;
+}
+
 export interface PlannedRoute {
   readonly key: '$connect' | '$disconnect' | '$default';
   readonly function: FunctionRole;
@@ -131,6 +158,7 @@ export interface DeploymentPlan {
   readonly queues: readonly PlannedQueue[];
   readonly functions: readonly PlannedFunction[];
   readonly streamSources: readonly PlannedStreamSource[];
+  readonly queueSources: readonly PlannedQueueSource[];
   readonly routes: readonly PlannedRoute[];
   readonly authorizer: PlannedAuthorizer | undefined;
 }
@@ -205,8 +233,42 @@ export function deploymentPlan(config: ResolvedConfig): DeploymentPlan {
           constructId: 'DeadLetters',
           localName: 'rohrpost-dead-letters',
           retentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+          fifo: false,
         }
       : undefined;
+  const lanes = history && notifications.lanes;
+  const laneQueues: PlannedQueue[] = lanes
+    ? [
+        // A queue's dead-letter queue comes first: the queue names it.
+        {
+          id: 'lane-dead-letters',
+          constructId: 'LaneDeadLetters',
+          localName: 'rohrpost-lane-dead-letters.fifo',
+          retentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+          fifo: true,
+        },
+        {
+          id: 'lanes',
+          constructId: 'LaneQueue',
+          localName: 'rohrpost-lanes.fifo',
+          // A lane job is worth nothing after a day: later jobs of its lane carry what it would have sent.
+          retentionSeconds: 24 * 60 * 60,
+          fifo: true,
+          // Six times the worker's timeout, as https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html advises.
+          visibilityTimeoutSeconds: 6 * lanes.timeoutSeconds,
+          deadLetter: { queue: 'lane-dead-letters', maxReceiveCount: lanes.maxReceiveCount },
+        },
+      ]
+    : [];
+  const laneEnvironment: PlannedEnvironment['lanes'] = lanes && {
+    groupSize: lanes.groupSize,
+    shardSize: lanes.shardSize,
+    maxShards: lanes.maxShards,
+    postsPerSecond: lanes.postsPerSecond,
+    burst: lanes.burst,
+    concurrency: lanes.concurrency,
+    postsInFlight: lanes.postsInFlight,
+  };
 
   const environment = (overrides: Partial<PlannedEnvironment>): PlannedEnvironment => ({
     managementEndpoint: false,
@@ -215,6 +277,7 @@ export function deploymentPlan(config: ResolvedConfig): DeploymentPlan {
     history: undefined,
     deadLetterQueue: false,
     jwt: undefined,
+    lanes: undefined,
     ...overrides,
   });
   const membership = (actions: string[]): PlannedPermission => ({
@@ -236,6 +299,8 @@ export function deploymentPlan(config: ResolvedConfig): DeploymentPlan {
         membershipTable: true,
         tables: handlerTables,
         history,
+        // Leaving a big group leaves each shard the member was written to.
+        lanes: laneEnvironment,
       }),
       permissions: [
         membership(['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem']),
@@ -296,34 +361,80 @@ export function deploymentPlan(config: ResolvedConfig): DeploymentPlan {
         tables: notifying,
         history,
         deadLetterQueue: true,
+        lanes: laneEnvironment,
       }),
       permissions: [
-        membership(['dynamodb:Query', 'dynamodb:BatchWriteItem']),
+        // Giving a group lanes writes its layout beside its members.
+        membership(['dynamodb:Query', 'dynamodb:BatchWriteItem', ...(lanes ? ['dynamodb:UpdateItem'] : [])]),
         ...(history
           ? [
               {
                 kind: 'table' as const,
                 table: 'history',
-                // Placing messages is a transaction of updates and conditional puts; marking them delivered a batch of puts.
+                // Placing messages is a transaction of updates and conditional puts; marking them
+                // delivered a batch of puts; giving a group lanes a transaction checking its head.
                 actions: [
                   'dynamodb:GetItem',
                   'dynamodb:PutItem',
                   'dynamodb:UpdateItem',
                   'dynamodb:BatchWriteItem',
+                  ...(lanes ? ['dynamodb:ConditionCheckItem'] : []),
                 ],
               },
             ]
           : []),
         { kind: 'manage-connections', methods: ['POST'] },
         { kind: 'send-message', queue: deadLetters.id },
+        ...(lanes ? [{ kind: 'send-message' as const, queue: 'lanes' as const }] : []),
         ...notifying.map((label): PlannedPermission => ({ kind: 'stream', table: label })),
+      ],
+    });
+  }
+
+  if (deadLetters && lanes) {
+    functions.push({
+      role: 'lanes',
+      constructId: 'LaneWorker',
+      description: "rohrpost: big groups' messages, one lane per shard of members",
+      entry: LANE_WORKER_ENTRY,
+      handler: 'handler',
+      memorySize: lanes.memorySize,
+      timeoutSeconds: lanes.timeoutSeconds,
+      reservedConcurrency: undefined,
+      environment: environment({
+        managementEndpoint: true,
+        membershipTable: true,
+        history,
+        lanes: laneEnvironment,
+      }),
+      permissions: [
+        // A lane reads its shard and its group's layout; a split copies members and writes the
+        // layout; a gone connection is removed from its groups.
+        membership(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem']),
+        {
+          kind: 'table',
+          table: 'history',
+          // Messages and watermarks are read; watermarks and layouts written, a layout in a
+          // transaction checking the group's head.
+          actions: [
+            'dynamodb:GetItem',
+            'dynamodb:Query',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:ConditionCheckItem',
+          ],
+        },
+        { kind: 'manage-connections', methods: ['POST'] },
+        { kind: 'consume-queue', queue: 'lanes' },
+        // A lane asks for its group to be split.
+        { kind: 'send-message', queue: 'lanes' },
       ],
     });
   }
 
   return {
     tables,
-    queues: deadLetters ? [deadLetters] : [],
+    queues: deadLetters ? [deadLetters, ...laneQueues] : [],
     functions,
     streamSources: notifying.map((label) => ({
       table: label,
@@ -336,6 +447,21 @@ export function deploymentPlan(config: ResolvedConfig): DeploymentPlan {
       maximumRecordAgeSeconds: notifications.maxRecordAgeSeconds,
       onFailure: 'dead-letters',
     })),
+    queueSources:
+      deadLetters && lanes
+        ? [
+            {
+              queue: 'lanes',
+              function: 'lanes',
+              // One lane per invocation, which paces itself to its share of the budget: a batch
+              // would run its lanes on one share. A run sends everything its group's head has, so
+              // a lane's later jobs find little left to do.
+              batchSize: 1,
+              maximumConcurrency: lanes.concurrency,
+              reportBatchItemFailures: true,
+            },
+          ]
+        : [],
     routes: [
       {
         key: '$connect',
@@ -382,6 +508,7 @@ export function environmentOf(fn: PlannedFunction, names: DeployedNames): Record
       history: environment.history && { tableName: names.tableName('history'), ...environment.history },
       deadLetterQueueUrl: environment.deadLetterQueue ? names.queueUrl('dead-letters') : undefined,
       jwt: environment.jwt,
+      lanes: environment.lanes && { ...environment.lanes, queueUrl: names.queueUrl('lanes') },
     }),
     // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
     NODE_OPTIONS: '--enable-source-maps',

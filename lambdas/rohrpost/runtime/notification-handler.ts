@@ -19,11 +19,19 @@ import type { MetricsRecorder } from '../metrics';
 import { createMetrics } from '../metrics';
 import { NOTIFICATIONS_SERVICE, NotificationMetrics } from '../metric-names';
 import { RecentSet } from '../recent-set';
-import { configuredTableNames, failureLedger, membershipStore, sequencer } from '../storage/clients';
+import type * as LaneQueueModule from '../delivery/lane-queue';
+import {
+  configuredTableNames,
+  failureLedger,
+  laneSettings,
+  laneStore,
+  membershipStore,
+  sequencer,
+} from '../storage/clients';
 import type { FailureLedger } from '../storage/failure-ledger';
 import type { MembershipStore } from '../storage/membership';
 import type { MessagePlace, Sequencer } from '../storage/sequencer';
-import type { RecordOutcome } from './record-notifier';
+import type { NotifierLanes, RecordOutcome } from './record-notifier';
 import { RecordNotifier } from './record-notifier';
 
 export interface NotificationHandlerOptions {
@@ -45,6 +53,11 @@ export interface NotificationHandlerOptions {
    * @default the history table of ROHRPOST_HISTORY, when it is set
    */
   readonly sequencer?: () => Sequencer | undefined;
+  /**
+   * Hands the messages of big groups to their lanes' queue.
+   * @default the lanes of ROHRPOST_LANES, when it is set
+   */
+  readonly lanes?: () => NotifierLanes | undefined;
   /**
    * Where records are set aside: changes that can never be notified, at once, and records that
    * keep failing, before Lambda's retries run out. Without it both are retried like any failure.
@@ -135,6 +148,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
           config.notifications.concurrency,
         )),
     sequencer: history,
+    lanes: options.lanes ?? lanesFromEnvironment,
     payloadLimitBytes: options.payloadLimitBytes ?? ApiGatewayLimits.maxMessageBytes,
     goneConnections: new GoneConnections(),
     logger,
@@ -233,6 +247,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     const failures: DynamoDBRecord[] = [];
     const setAsideRecords = new Set<DynamoDBRecord>();
     const posts = new PostTally();
+    let laned = 0;
     const placed: Array<{ readonly record: DynamoDBRecord; readonly places: MessagePlace[] }> = [];
     const redriven = new Map<DynamoDBRecord, RedriveOutcome>();
     await Promise.all(
@@ -241,6 +256,7 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
           const outcome = await notifier.notify(record, limiter);
           placed.push({ record, places: outcome.places });
           posts.add(outcome.posts);
+          laned += outcome.laned;
           recordLatency(record, outcome.posts);
           if (redrive) redriven.set(record, redriveOutcome(record, outcome));
           const whole = outcome.error instanceof UndeliverableChangeError;
@@ -282,7 +298,8 @@ export function createNotificationHandler(options: NotificationHandlerOptions): 
     metrics.count(NotificationMetrics.recordsReceived, event.Records?.length ?? 0);
     metrics.count(NotificationMetrics.recordsFailed, failures.length);
     metrics.count(NotificationMetrics.recordsDeadLettered, setAsideRecords.size);
-    metrics.count(NotificationMetrics.notificationsSent, posts.messages);
+    metrics.count(NotificationMetrics.notificationsSent, posts.messages + laned);
+    metrics.count(NotificationMetrics.notificationsLaned, laned);
     metrics.count(NotificationMetrics.postsDelivered, posts.delivered);
     metrics.count(NotificationMetrics.postsGone, posts.gone);
     metrics.count(NotificationMetrics.postsThrottled, posts.throttled);
@@ -401,4 +418,27 @@ function deadLettersFromEnvironment(): DeadLetters | undefined {
     }
   }
   return queueFromEnvironment.queue;
+}
+
+let lanesFromSettings: { lanes?: NotifierLanes } | undefined;
+
+function lanesFromEnvironment(): NotifierLanes | undefined {
+  if (!lanesFromSettings) {
+    const settings = laneSettings();
+    const store = laneStore();
+    if (!settings || !store) lanesFromSettings = {};
+    else {
+      // Required here, not at load: only a big group's message needs the SQS client.
+      const { SqsLaneQueue } = require('../delivery/lane-queue') as typeof LaneQueueModule;
+      lanesFromSettings = {
+        lanes: {
+          membership: membershipStore(),
+          store,
+          queue: new SqsLaneQueue(settings.queueUrl),
+          groupSize: settings.groupSize,
+        },
+      };
+    }
+  }
+  return lanesFromSettings.lanes;
 }

@@ -12,8 +12,20 @@ import type { Limiter } from '../delivery/limiter';
 import { PostTally } from '../delivery/post-tally';
 import type { Logger } from '../logger';
 import type { GroupPosition } from '../protocol/position';
-import type { MembershipStore } from '../storage/membership';
+import type { LaneQueue } from '../delivery/lane-queue';
+import type { LaneStore } from '../storage/lane-store';
+import type { MembershipStore, ShardedMembership } from '../storage/membership';
 import type { MessagePlace, SequencedMessage, Sequencer } from '../storage/sequencer';
+import { deliveryOf } from '../storage/shard-layout';
+
+/** What the stream function needs to hand big groups' messages to their lanes. */
+export interface NotifierLanes {
+  readonly membership: ShardedMembership;
+  readonly store: LaneStore;
+  readonly queue: LaneQueue;
+  /** Members above which a group gets lanes. */
+  readonly groupSize: number;
+}
 
 export interface RecordNotifierOptions {
   readonly config: ResolvedConfig;
@@ -23,6 +35,8 @@ export interface RecordNotifierOptions {
   readonly membership: () => MembershipStore;
   readonly connections: () => Connections;
   readonly sequencer: () => Sequencer | undefined;
+  /** The lanes of big groups; `undefined` without them (they need the groups' history). */
+  readonly lanes: () => NotifierLanes | undefined;
   readonly payloadLimitBytes: number;
   readonly goneConnections: GoneConnections;
   readonly logger: Logger;
@@ -32,8 +46,10 @@ export interface RecordNotifierOptions {
 export interface RecordOutcome {
   /** The places its messages got in their groups' histories, and whether each reached every member now. */
   readonly places: MessagePlace[];
-  /** Messages sent in this attempt. */
+  /** Messages sent in this attempt, by this function or handed to lanes. */
   readonly sent: number;
+  /** Of those, the messages handed to the lanes of big groups. */
+  readonly laned: number;
   /** Messages an earlier attempt delivered to every member: not sent again. */
   readonly alreadyDelivered: number;
   /** What became of the posts to members in this attempt, and when they arrived. */
@@ -78,6 +94,7 @@ export class RecordNotifier {
     const outcome: RecordOutcome = {
       places: [],
       sent: 0,
+      laned: 0,
       alreadyDelivered: 0,
       posts: new PostTally(),
       undeliverable: [],
@@ -118,6 +135,7 @@ export class RecordNotifier {
     return {
       places: results.flatMap((result) => result.place ?? []),
       sent: results.filter((result) => result.error === undefined && !result.alreadyDelivered).length,
+      laned: results.filter((result) => result.laned).length,
       alreadyDelivered: results.filter((result) => result.alreadyDelivered).length,
       posts: outcome.posts,
       undeliverable,
@@ -179,19 +197,52 @@ export class RecordNotifier {
       });
       return { group, place: place(true), alreadyDelivered: true };
     }
+    const lanes = placed && this.options.lanes();
     try {
-      await sendToGroup(group, placed?.payload ?? render(), {
+      let members: AsyncIterable<string[]> | undefined;
+      let smallGroup = false;
+      if (lanes && placed) {
+        const found = await lanes.membership.readGroup(group);
+        if (found.layout) {
+          const delivery = deliveryOf(found.layout, placed.position.epoch, placed.position.seq);
+          if (delivery.lanes) {
+            await lanes.queue.wake(group, placed.position, delivery.shards);
+            return { group, place: place(true), alreadyDelivered: false, laned: true };
+          }
+        }
+        members = found.pages ?? lanes.membership.members(group);
+        smallGroup = !found.layout;
+      }
+      const result = await sendToGroup(group, placed?.payload ?? render(), {
         membership: this.options.membership(),
         connections: this.options.connections(),
         limiter,
         goneConnections: this.options.goneConnections,
         logger: this.options.logger,
         tally,
+        ...(members && { members }),
       });
+      if (lanes && smallGroup && result.members > lanes.groupSize)
+        await this.giveLanes(group, result.members, lanes);
     } catch (error) {
       return { group, place: place(false), alreadyDelivered: false, error };
     }
     return { group, place: place(true), alreadyDelivered: false };
+  }
+
+  /** A group that outgrew sending inline is delivered by lanes from its next message on. */
+  private async giveLanes(group: string, members: number, lanes: NotifierLanes): Promise<void> {
+    try {
+      const layout = await lanes.store.createLanes(group);
+      this.options.logger.info('A group outgrew inline delivery: its lanes take over', {
+        group,
+        members,
+        after: layout.inlineUntil,
+      });
+    } catch (error) {
+      // Not a delivery failure: the next message tries again, and until then this function sends.
+      this.options.logger.warn('Could not give a big group lanes', { group, members, error });
+    }
   }
 }
 
@@ -201,6 +252,8 @@ interface SendResult {
   /** Its place in the group's history, when groups keep one. */
   readonly place?: MessagePlace;
   readonly alreadyDelivered: boolean;
+  /** Handed to the group's lanes. */
+  readonly laned?: boolean;
   /** Why it was not delivered: it is tried again with the record. */
   readonly error?: unknown;
 }

@@ -1,13 +1,15 @@
 import type { DynamoDBDocument } from '@aws-sdk/lib-dynamodb';
-import type { HistorySettings } from '../environment';
+import type { HistorySettings, LaneEnvironment } from '../environment';
 import { EnvironmentVariables, readEnvironment, requireEnvironment } from '../environment';
 import type * as DocumentClientModule from './document-client';
 import type * as FailureLedgerModule from './failure-ledger';
 import type { FailureLedger } from './failure-ledger';
 import type * as HistoryModule from './group-history';
+import type * as LaneStoreModule from './lane-store';
+import type { LaneStore } from './lane-store';
 import type { GroupHistory } from './group-history';
 import type * as MembershipModule from './membership';
-import type { MembershipStore } from './membership';
+import type { ShardedMembership } from './membership';
 import type * as SequencerModule from './sequencer';
 import type { Sequencer } from './sequencer';
 
@@ -15,12 +17,14 @@ import type { Sequencer } from './sequencer';
 // stores built on it are required on first use (bench:cold-start measures the difference).
 
 let documentClient: DynamoDBDocument | undefined;
-let membership: MembershipStore | undefined;
+let membership: ShardedMembership | undefined;
 let tableNames: Readonly<Record<string, string>> | undefined;
 let history: { readonly settings: HistorySettings | undefined } | undefined;
 let historyReader: GroupHistory | undefined;
 let historySequencer: Sequencer | undefined;
 let ledger: FailureLedger | undefined;
+let lanes: { readonly settings: LaneEnvironment | undefined } | undefined;
+let laneBookkeeping: LaneStore | undefined;
 
 /**
  * The DynamoDB document client of this Lambda instance, created on first use so that loading
@@ -41,12 +45,13 @@ export function conditionFailed(error: unknown): boolean {
 }
 
 /** The membership store over the table the stack (or the sandbox) set up. */
-export function membershipStore(): MembershipStore {
+export function membershipStore(): ShardedMembership {
   if (!membership) {
     const { DynamoDbMembershipStore } = require('./membership') as typeof MembershipModule;
     membership = new DynamoDbMembershipStore(
       dynamoDb(),
       requireEnvironment(EnvironmentVariables.membershipTable),
+      { lanes: laneSettings() !== undefined },
     );
   }
   return membership;
@@ -91,6 +96,29 @@ export function failureLedger(): FailureLedger {
     ledger = settings ? new DynamoDbFailureLedger(dynamoDb(), settings) : new MemoryFailureLedger();
   }
   return ledger;
+}
+
+/** What ROHRPOST_LANES says of the lanes of big groups; `undefined` when there are none. */
+export function laneSettings(): LaneEnvironment | undefined {
+  if (!lanes) {
+    const json = readEnvironment(EnvironmentVariables.lanes);
+    lanes = { settings: json === undefined ? undefined : (JSON.parse(json) as LaneEnvironment) };
+  }
+  return lanes.settings;
+}
+
+/** The lanes' bookkeeping in the history and membership tables; `undefined` without lanes. */
+export function laneStore(): LaneStore | undefined {
+  const settings = historySettings();
+  if (settings && laneSettings() && !laneBookkeeping) {
+    const { LaneStore } = require('./lane-store') as typeof LaneStoreModule;
+    laneBookkeeping = new LaneStore(
+      dynamoDb(),
+      settings,
+      requireEnvironment(EnvironmentVariables.membershipTable),
+    );
+  }
+  return laneBookkeeping;
 }
 
 /** The application tables this function may use: label to table name (ROHRPOST_TABLE_NAMES). */

@@ -1,16 +1,24 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { HistorySettings } from '../environment';
 import type { GroupPosition } from '../protocol/position';
 import { newEpoch } from '../protocol/position';
+import type { Head } from './history-table';
 import { epochSeconds, HistoryKeys, HistoryTable, liveHead } from './history-table';
+import type { ShardLayout } from './shard-layout';
+import { layoutOf } from './shard-layout';
+
+/** A group's position, and its layout when it has lanes (shard-layout.ts). */
+export interface GroupState {
+  readonly position: GroupPosition;
+  /** @default none: the group is in one partition, without lanes */
+  readonly layout?: ShardLayout;
+}
 
 /** What a subscribe with `since` gets back. */
-export interface Recovery {
-  /** The group's current position. */
-  readonly position: GroupPosition;
+export interface Recovery extends GroupState {
   /** The messages after `since`, oldest first; `undefined` when the group no longer has them all. */
   readonly messages?: readonly string[];
 }
@@ -19,7 +27,9 @@ export interface Recovery {
 export interface GroupHistory {
   /** The group's current position; a group without one starts its history here, at seq 0. */
   position(group: string): Promise<GroupPosition>;
-  /** The group's position and, when it still has all of them, the messages after `since`. */
+  /** The group's position and layout: what a joining member reads, one Query. */
+  state(group: string): Promise<GroupState>;
+  /** The group's state and, when it still has all of them, the messages after `since`. */
   recover(group: string, since: GroupPosition): Promise<Recovery>;
 }
 
@@ -31,9 +41,9 @@ export interface DynamoDbGroupHistoryOptions {
 }
 
 /**
- * Reads the history table (history-table.ts): a position is one strongly consistent read of
- * the group's head; a recovery adds one Query per 1 MB of missed messages. Messages past
- * their retention, from another epoch, or beyond `maxMessages` back are not recoverable, even
+ * Reads the history table (history-table.ts): a position is one strongly consistent Query of
+ * the group's head and its lanes' layout, which sort next to each other; a recovery adds one
+ * Query per 1 MB of missed messages. Messages past their retention, from another epoch, or beyond `maxMessages` back are not recoverable, even
  * when DynamoDB's TTL has not deleted them yet.
  */
 export class DynamoDbGroupHistory implements GroupHistory {
@@ -50,11 +60,35 @@ export class DynamoDbGroupHistory implements GroupHistory {
   }
 
   async position(group: string): Promise<GroupPosition> {
+    return (await this.state(group)).position;
+  }
+
+  async state(group: string): Promise<GroupState> {
     const now = epochSeconds(this.now);
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.settings.tableName, Key: this.headKey(group), ConsistentRead: true }),
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.settings.tableName,
+        KeyConditionExpression: '#group = :group AND #key BETWEEN :head AND :layout',
+        ExpressionAttributeNames: {
+          '#group': HistoryTable.groupAttribute,
+          '#key': HistoryTable.keyAttribute,
+        },
+        ExpressionAttributeValues: {
+          ':group': group,
+          ':head': HistoryKeys.head,
+          ':layout': HistoryKeys.layout,
+        },
+        ConsistentRead: true,
+      }),
     );
-    const head = liveHead(Item, now);
+    const itemOf = (key: string) => Items.find((item) => item[HistoryTable.keyAttribute] === key);
+    const layout = layoutOf(itemOf(HistoryKeys.layout));
+    const position = await this.livePosition(group, liveHead(itemOf(HistoryKeys.head), now), now);
+    return { position, ...(layout && { layout }) };
+  }
+
+  /** The head's position, or, for a group without a live head, the one this starts. */
+  private async livePosition(group: string, head: Head | undefined, now: number): Promise<GroupPosition> {
     if (head) return { epoch: head.epoch, seq: head.top };
     // A client's position must count in an epoch that later messages share.
     const epoch = this.newEpoch();
@@ -87,11 +121,11 @@ export class DynamoDbGroupHistory implements GroupHistory {
   }
 
   async recover(group: string, since: GroupPosition): Promise<Recovery> {
-    const position = await this.position(group);
+    const state = await this.state(group);
+    const { position } = state;
     const missed = position.seq - since.seq;
-    if (since.epoch !== position.epoch || missed < 0 || missed > this.settings.maxMessages)
-      return { position };
-    if (missed === 0) return { position, messages: [] };
+    if (since.epoch !== position.epoch || missed < 0 || missed > this.settings.maxMessages) return state;
+    if (missed === 0) return { ...state, messages: [] };
     const messages: string[] = [];
     const now = epochSeconds(this.now);
     let startKey: Record<string, unknown> | undefined;
@@ -120,12 +154,12 @@ export class DynamoDbGroupHistory implements GroupHistory {
           item.seq === expected &&
           typeof item.payload === 'string' &&
           (item[HistoryTable.expiryAttribute] as number) > now;
-        if (!usable) return { position };
+        if (!usable) return state;
         messages.push(item.payload as string);
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return messages.length === missed ? { position, messages } : { position };
+    return messages.length === missed ? { ...state, messages } : state;
   }
 
   private headKey(group: string) {

@@ -10,6 +10,11 @@ import type { TableDefinition } from '../config';
  *   `delivered` once every member had it, so that a retried record is neither given a second
  *   place nor, once delivered, sent again.
  *
+ * - `#layout`: for a group with lanes, its layout (shard-layout.ts), which never expires; it sorts
+ *   right after `#head`, so a subscribe reads both in one Query;
+ * - `w#<shard, 4 digits>`: a lane's watermark, the `epoch` and `seq` of the last message it
+ *   delivered.
+ *
  * and, in a partition of its own per failing stream record (the record id as `group`),
  * `#failures`: how many times the record failed (storage/failure-ledger.ts).
  *
@@ -39,6 +44,8 @@ export const HistoryKeys = {
   message: (seq: number) => `m#${String(seq).padStart(SEQ_DIGITS, '0')}`,
   record: (recordId: string) => `r#${recordId}`,
   failures: '#failures',
+  layout: '#layout',
+  watermark: (shard: number) => `w#${String(shard).padStart(4, '0')}`,
 } as const;
 
 /** A group's head item, as stored. */

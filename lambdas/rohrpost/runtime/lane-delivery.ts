@@ -1,0 +1,308 @@
+import type { Connections } from '../delivery/connections';
+import { ConnectionGoneError } from '../delivery/connections';
+import type { GoneConnections } from '../delivery/fan-out';
+import type { LaneWake } from '../delivery/lane-messages';
+import type { LaneQueue } from '../delivery/lane-queue';
+import type { Limiter } from '../delivery/limiter';
+import type { Pacer } from '../delivery/pacer';
+import { isThrottling, PostTally } from '../delivery/post-tally';
+import type { Logger } from '../logger';
+import type { LaneMessage, LaneStore, Watermark } from '../storage/lane-store';
+import type { ShardedMembership } from '../storage/membership';
+import type { ShardLayout } from '../storage/shard-layout';
+import { deliveryOf, parentLane, shardOf } from '../storage/shard-layout';
+
+/**
+ * Paced tries of a post the API keeps throttling (each after the connection's own retries):
+ * throttling is the account's, and the pacer slows down; a member is left behind for it only
+ * when it does not let up.
+ */
+const THROTTLED_TRIES = 8;
+
+/** How lanes run: rohrpost.config.ts's `notifications.lanes`, defaults applied. */
+export interface LaneSettings {
+  /** Members of a shard above which the group's shards are doubled. */
+  readonly shardSize: number;
+  /** Shards a group may have at most. */
+  readonly maxShards: number;
+}
+
+export interface LaneDeliveryOptions {
+  readonly lanes: LaneStore;
+  readonly membership: ShardedMembership;
+  readonly connections: Connections;
+  readonly queue: LaneQueue;
+  /** The account's budget of posts, this worker's share of it. */
+  readonly pacer: Pacer;
+  /** Bounds the posts in flight. */
+  readonly limiter: Limiter;
+  readonly goneConnections: GoneConnections;
+  readonly settings: LaneSettings;
+  readonly logger: Logger;
+  /** How long a lane made by a split waits for the lane it was split from, in milliseconds. */
+  readonly waitForParentMs: number;
+  /** @default setTimeout */
+  readonly sleep?: (milliseconds: number) => Promise<void>;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** What one run of a lane did. */
+export interface LaneRun {
+  /** Messages sent to the shard's members. */
+  readonly messages: number;
+  readonly posts: PostTally;
+  /** Members not sent some of the messages (failed after the retries): their client recovers them. */
+  readonly leftBehind: number;
+  /** Seqs the history no longer had (past their retention): members recover or refetch. */
+  readonly missing: number;
+}
+
+/** A lane made by a split cannot start before the lane it came from has delivered up to the split. */
+export class LaneWaitingError extends Error {
+  constructor(wake: LaneWake, parent: number, at: number, splitAt: number) {
+    super(
+      `Lane ${wake.shard} of group '${wake.group}' waits for lane ${parent}, at ${at} of the ${splitAt} messages before the split.`,
+    );
+    this.name = 'LaneWaitingError';
+  }
+}
+
+/**
+ * Runs one lane up to the group's head (at least the wake-up's seq): the messages after the
+ * lane's watermark, each to the members of the shard it was sent with, in seq order for every
+ * member, then the watermark.
+ *
+ * Each member gets its messages one after the other, independently of the others, so a slow or
+ * dead connection holds up nobody but itself; one whose post fails after the retries is left
+ * behind for the rest of the run (its client's gap detection recovers it with `since`). The
+ * watermark moves past a message once every member is done with it, so a retried run sends
+ * again only what was not known to be done: a member may receive a message twice (same id and
+ * seq), never out of order.
+ */
+export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Promise<LaneRun> {
+  const { lanes, membership, logger } = options;
+  const posts = new PostTally();
+  const idle: LaneRun = { messages: 0, posts, leftBehind: 0, missing: 0 };
+  // The head first: every message up to it was placed before the layout read below, so the
+  // layout says which shards each was sent with (a split after this read comes after them).
+  const head = await lanes.head(wake.group);
+  const layout = await membership.layout(wake.group);
+  if (!layout || wake.shard >= layout.shards) {
+    logger.warn('A lane wake-up for a shard the group does not have: nothing to do', {
+      group: wake.group,
+      shard: wake.shard,
+      shards: layout?.shards,
+    });
+    return idle;
+  }
+  const watermark = await lanes.watermark(wake.group, wake.shard);
+  const start = watermark?.epoch === wake.epoch ? watermark.seq : 0;
+  // Up to the head: the wake-ups of the messages placed since come to a lane with little left to do.
+  const to = head?.epoch === wake.epoch ? Math.max(wake.seq, head.seq) : wake.seq;
+  if (to <= start) return idle;
+  await waitForParent(wake, layout, start, options);
+  const run = { ...wake, seq: to };
+
+  const [messages, members] = await Promise.all([
+    lanes.messages(wake.group, wake.epoch, start + 1, to),
+    collect(membership.shardMembers(wake.group, wake.shard)),
+  ]);
+  await splitWhenFull(wake, layout, members, options);
+  const missing = to - start - messages.length;
+  if (missing > 0) {
+    logger.warn('Messages the lane should send are no longer in the history: members recover them', {
+      group: wake.group,
+      shard: wake.shard,
+      from: start + 1,
+      to,
+      missing,
+    });
+  }
+  const leftBehind = await deliver(run, layout, messages, members, watermark, options, posts);
+  posts.messages += messages.length;
+  return { messages: messages.length, posts, leftBehind, missing };
+}
+
+/** A lane made by the last split starts once the lane it came from delivered the messages before it. */
+async function waitForParent(
+  wake: LaneWake,
+  layout: ShardLayout,
+  start: number,
+  options: LaneDeliveryOptions,
+): Promise<void> {
+  const parent = parentLane(layout, wake.shard);
+  if (parent === undefined || layout.epoch !== wake.epoch || start > layout.splitAt) return;
+  const sleep = options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? Date.now;
+  const deadline = now() + options.waitForParentMs;
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+    const at = await options.lanes.watermark(wake.group, parent);
+    const reached = at?.epoch === wake.epoch ? at.seq : 0;
+    if (reached >= layout.splitAt) return;
+    if (now() + pause > deadline) throw new LaneWaitingError(wake, parent, reached, layout.splitAt);
+    await sleep(pause);
+  }
+}
+
+/** Asks for the group's shards to be doubled when this one has more members of its own than a shard holds. */
+async function splitWhenFull(
+  wake: LaneWake,
+  layout: ShardLayout,
+  members: readonly string[],
+  { queue, settings, logger }: LaneDeliveryOptions,
+): Promise<void> {
+  if (layout.splittingTo !== undefined || layout.shards * 2 > settings.maxShards) return;
+  // A split copies members and leaves them where they were: count only this shard's own.
+  const own = members.filter((connectionId) => shardOf(connectionId, layout.shards) === wake.shard).length;
+  if (own <= settings.shardSize) return;
+  try {
+    await queue.requestSplit(wake.group, layout.version);
+    logger.info('A shard outgrew its size: the group is split', {
+      group: wake.group,
+      shard: wake.shard,
+      members: own,
+      shards: layout.shards,
+    });
+  } catch (error) {
+    // The next run asks again: a full shard is slower, not wrong.
+    logger.warn('Could not ask for a split', { group: wake.group, error });
+  }
+}
+
+/**
+ * Sends each message to its recipients, every member's messages in order, and moves the
+ * watermark past each message once all its recipients are done; returns how many members were
+ * left behind.
+ */
+async function deliver(
+  wake: LaneWake,
+  layout: ShardLayout,
+  messages: readonly LaneMessage[],
+  members: readonly string[],
+  watermark: Watermark | undefined,
+  options: LaneDeliveryOptions,
+  posts: PostTally,
+): Promise<number> {
+  const { connections, pacer, limiter, goneConnections } = options;
+  const recipients = messages.map(({ seq }) => {
+    const delivery = deliveryOf(layout, wake.epoch, seq);
+    // A message the stream function delivered itself, before the group had lanes, is not the lane's.
+    if (!delivery.lanes) return new Set<string>();
+    return new Set(members.filter((connectionId) => shardOf(connectionId, delivery.shards) === wake.shard));
+  });
+  const pending = recipients.map((set) => set.size);
+  const progress = new WatermarkProgress(wake, messages, watermark, pending, options);
+  let leftBehind = 0;
+
+  const sendAll = async (connectionId: string) => {
+    let behind = false;
+    for (const [i, message] of messages.entries()) {
+      if (!recipients[i]!.has(connectionId)) continue;
+      if (!behind && !goneConnections.has(connectionId)) {
+        behind = !(await post(connectionId, message.payload));
+        if (behind) leftBehind++;
+      }
+      progress.done(i);
+    }
+  };
+  const post = async (connectionId: string, payload: string): Promise<boolean> => {
+    const release = await limiter.acquire();
+    try {
+      for (let paced = 1; ; paced++) {
+        await pacer.take();
+        try {
+          await connections.post(connectionId, payload);
+          posts.recordDelivered();
+          return true;
+        } catch (error) {
+          // The account's quota, not the member: slower (the pacer halved its pace) and again.
+          if (isThrottling(error) && paced < THROTTLED_TRIES) continue;
+          throw error;
+        }
+      }
+    } catch (error) {
+      if (error instanceof ConnectionGoneError) {
+        posts.gone++;
+        if (goneConnections.add(connectionId)) await removeGone(connectionId, options);
+        return true;
+      }
+      posts.recordFailed(error);
+      return false;
+    } finally {
+      release();
+    }
+  };
+
+  await Promise.all(members.map(sendAll));
+  await progress.settled();
+  return leftBehind;
+}
+
+/** Moves the lane's watermark past each message once every recipient is done with it, in seq order. */
+class WatermarkProgress {
+  private next = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly wake: LaneWake,
+    private readonly messages: readonly LaneMessage[],
+    private current: Watermark | undefined,
+    private readonly pending: number[],
+    private readonly options: LaneDeliveryOptions,
+  ) {
+    this.advance();
+  }
+
+  done(index: number): void {
+    this.pending[index]!--;
+    this.advance();
+  }
+
+  /** Waits for the watermark's writes; throws the first that failed. */
+  async settled(): Promise<void> {
+    await this.writing;
+    if (this.failure) throw this.failure;
+  }
+
+  private advance(): void {
+    let reached = this.next;
+    while (reached < this.messages.length && this.pending[reached] === 0) reached++;
+    // Messages up to the wake-up's seq that the history lacks count as done once those before them are.
+    const to =
+      reached === this.messages.length
+        ? this.wake.seq
+        : reached > this.next
+          ? this.messages[reached - 1]!.seq
+          : undefined;
+    if (to === undefined || (this.current?.epoch === this.wake.epoch && this.current.seq >= to)) return;
+    this.next = reached;
+    const target = { epoch: this.wake.epoch, seq: to };
+    this.writing = this.writing.then(async () => {
+      if (this.failure) return;
+      try {
+        await this.options.lanes.advance(this.wake.group, this.wake.shard, this.current, target);
+        this.current = target;
+      } catch (error) {
+        this.failure = error as Error;
+      }
+    });
+  }
+}
+
+async function removeGone(connectionId: string, { membership, logger }: LaneDeliveryOptions): Promise<void> {
+  try {
+    const groups = await membership.leaveAll(connectionId);
+    logger.info('Removed a gone connection from its groups', { connectionId, groups: groups.length });
+  } catch (error) {
+    // Not a delivery failure: the membership's TTL removes it in the end.
+    logger.warn('Could not remove a gone connection from its groups', { connectionId, error });
+  }
+}
+
+async function collect(pages: AsyncIterable<string[]>): Promise<string[]> {
+  const all: string[] = [];
+  for await (const page of pages) all.push(...page);
+  return all;
+}
