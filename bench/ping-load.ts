@@ -38,7 +38,8 @@ async function runPingLoad(url: string, connections: number, pings: number): Pro
   await Promise.all(
     sockets.map(async (socket, connection) => {
       for (let i = 0; i < pings; i++) {
-        const id = connection * pings + i;
+        // From 1: the Python original leaves a falsy id (0) out of its reply.
+        const id = connection * pings + i + 1;
         const sentAt = performance.now();
         const reply = await ask(socket, JSON.stringify({ id, type: 'ping', data: { n: i } }));
         if (reply === undefined) {
