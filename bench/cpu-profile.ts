@@ -4,6 +4,7 @@
  */
 import type { Profiler } from 'node:inspector';
 import { Session } from 'node:inspector';
+import { findSourceMap } from 'node:module';
 import { relative } from 'node:path';
 import { formatNumber } from './stats';
 
@@ -58,7 +59,7 @@ export function summarise(profile: Profiler.Profile, count: number): ProfileSumm
       continue;
     }
     busy += micros;
-    const where = frame.url ? `${shortUrl(frame.url)}:${frame.lineNumber + 1}` : '';
+    const where = placeOf(frame);
     const key = `${frame.functionName}\u0000${where}`;
     const entry = selfMicros.get(key) ?? { name: frame.functionName || '(anonymous)', where, micros: 0 };
     entry.micros += micros;
@@ -74,6 +75,14 @@ export function summarise(profile: Profiler.Profile, count: number): ProfileSumm
       share: busy > 0 ? entry.micros / busy : 0,
     }));
   return { busyMilliseconds: busy / 1_000, idleMilliseconds: idle / 1_000, top };
+}
+
+/** Where a function starts: in its TypeScript source when a source map says (tsx writes them). */
+function placeOf(frame: Profiler.ProfileNode['callFrame']): string {
+  if (!frame.url) return '';
+  const origin = findSourceMap(frame.url)?.findOrigin(frame.lineNumber + 1, frame.columnNumber + 1);
+  if (origin && 'fileName' in origin) return `${shortUrl(origin.fileName)}:${origin.lineNumber}`;
+  return `${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
 }
 
 function shortUrl(url: string): string {

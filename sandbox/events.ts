@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type { AuthorizerContext, WebSocketAuthorizerEvent, WebSocketEvent } from '../lambdas/rohrpost/deploy';
+import { JsonEvent } from './lambda/function-protocol';
 
 /** What API Gateway knows about a connection and copies into every event of it. */
 export interface ConnectionDetails {
@@ -20,9 +21,19 @@ export interface HandshakeDetails {
   readonly query: Record<string, string[]>;
 }
 
+const ID_BYTES = 11;
+/** Random bytes for 256 ids, filled again once used up: one call to the system's generator per 256 ids. */
+const idPool = Buffer.alloc(ID_BYTES * 256);
+let idOffset = idPool.length;
+
 /** An id in API Gateway's style: 11 random bytes, base64, like `L0SM9cOFvHcCIhw=`. */
 export function generateGatewayId(): string {
-  return randomBytes(11).toString('base64');
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  idOffset += ID_BYTES;
+  return idPool.toString('base64', idOffset - ID_BYTES, idOffset);
 }
 
 /** The `$default` event for one text frame. */
@@ -34,6 +45,36 @@ export function messageEvent(connection: ConnectionDetails, body: string, now = 
     },
     body,
     isBase64Encoded: false,
+  };
+}
+
+/** A connection's `$default` events, in JSON, and each one's request id. */
+export type MessageEventEncoder = (body: string, now?: number) => { event: JsonEvent; requestId: string };
+
+/**
+ * The `$default` events of one connection, written as JSON directly: the same event as
+ * `messageEvent`, whose fields that are the same for every frame of the connection are
+ * serialised once. This is what the gateway hands a function for each frame.
+ */
+export function messageEventEncoder(connection: ConnectionDetails): MessageEventEncoder {
+  const fixed = JSON.stringify({
+    messageDirection: 'IN',
+    stage: connection.stage,
+    connectedAt: connection.connectedAt,
+    identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+    domainName: connection.domainName,
+    connectionId: connection.connectionId,
+    apiId: connection.apiId,
+    ...(connection.authorizer && { authorizer: connection.authorizer }),
+  }).slice(1);
+  return (body, now = Date.now()) => {
+    const requestId = randomUUID();
+    const json =
+      `{"requestContext":{"routeKey":"$default","messageId":"${generateGatewayId()}","eventType":"MESSAGE",` +
+      `"extendedRequestId":"${generateGatewayId()}","requestTime":"${formatRequestTime(now)}",` +
+      `"requestTimeEpoch":${now},"requestId":"${requestId}",${fixed},` +
+      `"body":${JSON.stringify(body)},"isBase64Encoded":false}`;
+    return { event: new JsonEvent(json), requestId };
   };
 }
 
@@ -126,8 +167,20 @@ function lastValues(multi: Record<string, string[]>): Record<string, string> {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** API Gateway's `requestTime`, e.g. `13/Dec/2020:10:17:47 +0000`. */
+let lastSecond = NaN;
+let lastRequestTime = '';
+
+/** API Gateway's `requestTime`, e.g. `13/Dec/2020:10:17:47 +0000`; the same for a whole second. */
 function formatRequestTime(epochMillis: number): string {
+  const second = Math.floor(epochMillis / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastRequestTime = formatSecond(epochMillis);
+  }
+  return lastRequestTime;
+}
+
+function formatSecond(epochMillis: number): string {
   const d = new Date(epochMillis);
   const two = (n: number) => String(n).padStart(2, '0');
   return (

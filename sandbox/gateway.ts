@@ -7,8 +7,8 @@ import { WebSocketServer } from 'ws';
 import type { WebSocketResult } from '../lambdas/rohrpost/deploy';
 import { localSignatureVerifier } from './aws-local';
 import { ConnectionRate } from './connection-rate';
-import type { ConnectionDetails, HandshakeDetails } from './events';
-import { connectEvent, disconnectEvent, generateGatewayId, messageEvent } from './events';
+import type { ConnectionDetails, HandshakeDetails, MessageEventEncoder } from './events';
+import { connectEvent, disconnectEvent, generateGatewayId, messageEventEncoder } from './events';
 import { FrameSizeGuard } from './frame-guard';
 import type { HandshakeAuthorizer } from './handshake';
 import { authorizeHandshake, handshakeOf, refuseHandshake } from './handshake';
@@ -81,6 +81,8 @@ interface LiveConnection {
   readonly details: ConnectionDetails;
   readonly handshake: HandshakeDetails;
   readonly socket: WebSocket;
+  /** Its frames' `$default` events, in JSON. */
+  readonly encode: MessageEventEncoder;
   lastActiveAt: number;
   idleTimer: NodeJS.Timeout;
   readonly lifetimeTimer: NodeJS.Timeout;
@@ -284,6 +286,7 @@ export class Gateway implements ManagedConnections {
       details,
       handshake,
       socket: webSocket,
+      encode: messageEventEncoder(details),
       lastActiveAt: Date.now(),
       idleTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.idleTimeoutMs),
       lifetimeTimer: setTimeout(() => webSocket.close(GOING_AWAY, 'Going away'), limits.maxConnectionMs),
@@ -318,9 +321,8 @@ export class Gateway implements ManagedConnections {
     this.touch(connection);
     const text = buffer.toString('utf8');
     this.options.reporter.frame('in', details.connectionId, text);
-    const event = messageEvent(details, text);
     const started = Date.now();
-    const requestId = event.requestContext.requestId;
+    const { event, requestId } = connection.encode(text, started);
     void this.invoke(this.functions.websocket, event).then(
       (result) => {
         this.options.reporter.invoked(

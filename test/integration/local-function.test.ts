@@ -95,6 +95,44 @@ describe('LocalFunction', () => {
     expect(await fn.invoke({ wait: 0 })).toBe(1);
   });
 
+  test("what a handler writes reaches the log by the time its invocation returns: line by line, each stream's in order", async () => {
+    const { fn, name } = await start(`
+      export const handler = async () => {
+        process.stdout.write('par'); process.stdout.write('tial\\nsecond\\r\\n');
+        console.error('to stderr'); process.stderr.write(Buffer.from('bytes\\n'));
+        console.log('third', { n: 1 });
+        await Promise.resolve();
+        console.log('after an await');
+        return 1;
+      };`);
+    expect(await fn.invoke({})).toBe(1);
+    const output = reporter.lines.filter((line) => line.startsWith(`output ${name} `));
+    expect(output).toEqual([
+      `output ${name} stdout partial`,
+      `output ${name} stdout second`,
+      `output ${name} stderr to stderr`,
+      `output ${name} stderr bytes`,
+      `output ${name} stdout third { n: 1 }`,
+      `output ${name} stdout after an await`,
+    ]);
+  });
+
+  test('what a function writes outside an invocation, and just before it crashes, reaches the log too', async () => {
+    const { fn, name } = await start(`
+      console.log('at init');
+      export const handler = async (event: { crash: boolean }) => {
+        setTimeout(() => console.log('from a timer'), 20);
+        if (event.crash) setTimeout(() => { console.log('last words'); throw new Error('boom'); }, 50);
+        return 'ok';
+      };`);
+    expect(reporter.lines).toContain(`output ${name} stdout at init`);
+    await fn.invoke({ crash: false });
+    await eventually(() => reporter.lines.includes(`output ${name} stdout from a timer`));
+    await fn.invoke({ crash: true });
+    await eventually(() => reporter.lines.some((line) => line.startsWith(`functionFailed ${name} `)));
+    await eventually(() => reporter.lines.includes(`output ${name} stdout last words`));
+  });
+
   test('an entry without the handler export does not start', async () => {
     await expect(start(`export const other = 1;`)).rejects.toThrow(
       'Runtime.HandlerNotFound: index.handler is undefined or not exported.',
@@ -116,7 +154,9 @@ describe('LocalFunction', () => {
     expect(await fn.invoke({})).toBe('second');
 
     writeFileSync(entry, `export const handler = async () => { 'third' ;; ) };`);
-    await eventually(() => reporter.lines.some((l) => l.startsWith('functionFailed fn-7 Could not build')));
+    await eventually(() =>
+      reporter.lines.some((l) => l.startsWith(`functionFailed ${name} Could not build`)),
+    );
     expect(await fn.invoke({})).toBe('second');
   });
 
