@@ -31,7 +31,7 @@ import projectConfig from '../rohrpost.config';
 import type { DynamoDbLocal } from '../sandbox/dynamodb-local';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import type { Sandbox, SandboxReporter } from '../sandbox/sandbox';
-import { startSandbox } from '../sandbox/sandbox';
+import { silentReporter, startSandbox } from '../sandbox/sandbox';
 import { phase, runBenchmark, startPhase } from './deadline';
 import { useLambdaEnvironment } from './local-aws';
 import { isGone } from './gone-members';
@@ -90,19 +90,12 @@ class Invocations {
   streamBatches = 0;
 
   reporter(): SandboxReporter {
-    const ignore = () => undefined;
     return {
-      connected: ignore,
-      refused: ignore,
-      disconnected: ignore,
-      frame: ignore,
-      invoked: ignore,
+      ...silentReporter,
       failed: (message) => console.error(`  sandbox: ${message}`),
       output: (name, line, stream) => {
         if (stream === 'stderr') console.error(`  [${name}] ${line}`);
       },
-      reloaded: ignore,
-      coldStart: ignore,
       functionFailed: (name, message) => console.error(`  ${name}: ${message}`),
       streamDelivered: (_table, _records, milliseconds) => {
         this.streamMs += milliseconds;
@@ -117,7 +110,6 @@ class Invocations {
         this.laneBatches++;
         this.laneJobs += messages;
       },
-      queueItemsFailed: ignore,
       queueBatchFailed: (queue, messages, reason) =>
         console.error(`  ${queue}: ${messages} failed (${reason})`),
       queueDeadLettered: (queue, messageId) => console.error(`  ${queue}: ${messageId} dead-lettered`),

@@ -57,6 +57,12 @@ export function consoleReporter(options: {
     },
     coldStart: (functionName, instance, milliseconds) =>
       verbose(() => style.dim(`λ ${functionName}: cold start of instance ${instance}, ${milliseconds} ms`)),
+    reaped: (functionName, instance, idleMilliseconds) =>
+      verbose(() =>
+        style.dim(
+          `λ ${functionName}: instance ${instance} shut down after ${formatIdle(idleMilliseconds)} idle`,
+        ),
+      ),
     reloaded: (functionName, milliseconds) =>
       always(style.green(`↻ ${functionName} reloaded (${milliseconds} ms)`)),
     functionFailed: (functionName, message) => always(style.red(`! ${functionName}: ${message}`)),
@@ -103,6 +109,11 @@ export function consoleReporter(options: {
         style.red(`! ${queue}: job ${messageId} failed every receive and was moved to ${deadLetterQueue}`),
       ),
   };
+}
+
+function formatIdle(milliseconds: number): string {
+  const seconds = Math.round(milliseconds / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
 
 function truncate(text: string): string {

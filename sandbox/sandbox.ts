@@ -82,6 +82,8 @@ export interface SandboxOptions {
    * (bench:large-group), which answers for members that hold no WebSocket. @default the gateway's
    */
   readonly managementEndpoint?: string;
+  /** How long a function instance may be idle before it is shut down, as Lambda does. @default 10 minutes */
+  readonly functionIdleTimeoutMs?: number;
   /** A folder with `index.html` and `app.ts`, served as a page at the root URL. @default no page */
   readonly page?: string;
   /** @default reports nothing */
@@ -132,7 +134,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-const SILENT: SandboxReporter = {
+/** A reporter that reports nothing: the default, and a base for one that reports a few things. */
+export const silentReporter: SandboxReporter = {
   connected: () => undefined,
   refused: () => undefined,
   disconnected: () => undefined,
@@ -142,6 +145,7 @@ const SILENT: SandboxReporter = {
   output: () => undefined,
   reloaded: () => undefined,
   coldStart: () => undefined,
+  reaped: () => undefined,
   functionFailed: () => undefined,
   streamDelivered: () => undefined,
   streamRetrying: () => undefined,
@@ -202,7 +206,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const { config } = options;
   let plan = deploymentPlan(config);
   const projectRoot = options.projectRoot ?? resolve(__dirname, '..');
-  const reporter = options.reporter ?? SILENT;
+  const reporter = options.reporter ?? silentReporter;
   const metrics = new MetricsSummary();
   // The functions' metric lines go to the summary (one per message would drown the log), the rest to the log.
   const functionReporter: FunctionReporter = {
@@ -333,6 +337,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
         // A queue's event source runs as many invocations at once as its maximum concurrency.
         maxInstances: plan.queueSources.find((source) => source.function === planned.role)
           ?.maximumConcurrency,
+        idleTimeoutMs: options.functionIdleTimeoutMs,
         environment: environmentFor(planned),
         workDirectory,
         reporter: functionReporter,

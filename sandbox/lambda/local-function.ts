@@ -5,6 +5,8 @@ import type { FunctionCode } from './function-code';
 import { FunctionError } from './function-error';
 import type { InstanceReporter } from './function-instance';
 import { FunctionInstance } from './function-instance';
+import type { IdleClock } from './idle-instances';
+import { DEFAULT_IDLE_TIMEOUT_MS, IdleInstances } from './idle-instances';
 
 export { FunctionError };
 
@@ -13,6 +15,8 @@ export interface FunctionReporter extends InstanceReporter {
   reloaded(functionName: string, milliseconds: number): void;
   /** A new instance loaded the code: `instance` counts the function's instances since the sandbox started. */
   coldStart(functionName: string, instance: number, milliseconds: number): void;
+  /** An instance idle for the idle timeout was shut down, as Lambda shuts down idle execution environments. */
+  reaped(functionName: string, instance: number, idleMilliseconds: number): void;
 }
 
 export interface LocalFunctionOptions {
@@ -36,6 +40,13 @@ export interface LocalFunctionOptions {
    * beyond this many, invocations wait for an instance to finish. @default 4
    */
   readonly maxInstances?: number;
+  /**
+   * How long an instance may wait for an invocation before it is shut down; the next invocation
+   * then starts a new one (a cold start). @default 10 minutes (DEFAULT_IDLE_TIMEOUT_MS says why)
+   */
+  readonly idleTimeoutMs?: number;
+  /** What idle time is measured with. @default the system's clock and timers */
+  readonly clock?: IdleClock;
   readonly reporter: FunctionReporter;
 }
 
@@ -52,13 +63,14 @@ interface Setup {
  * instance (one worker) runs one invocation at a time; another invocation arriving meanwhile
  * starts another instance (a cold start, reported), up to `maxInstances`, beyond which it waits
  * for one; more invocations at once than the reserved concurrency are throttled. Instances are
- * reused while they last: an uncaught exception or a timeout ends one. When the code changes, one
- * instance of the new code starts first; once it loads, new invocations run the new code while
- * the old instances finish what they have.
+ * reused while they last: an uncaught exception or a timeout ends one, and so does waiting for an
+ * invocation longer than the idle timeout. When the code changes, one instance of the new code
+ * starts first; once it loads, new invocations run the new code while the old instances finish
+ * what they have.
  */
 export class LocalFunction {
-  /** Instances of the current code waiting for an invocation, the most recently used last. */
-  private readonly idle: FunctionInstance[] = [];
+  /** Instances of the current code waiting for an invocation; shut down when idle too long. */
+  private readonly idle: IdleInstances<FunctionInstance>;
   /** Invocations under way, waiting ones included: what reserved concurrency counts. */
   private inFlight = 0;
   /** What new instances start with; an instance started with an older setup is not reused. */
@@ -66,6 +78,8 @@ export class LocalFunction {
   /** When the current code was loaded, epoch milliseconds. */
   private codeLoadedAt = 0;
   private readonly setupOf = new WeakMap<FunctionInstance, Setup>();
+  /** Each instance's number, as its cold start reported it. */
+  private readonly numberOf = new WeakMap<FunctionInstance, number>();
   private instanceCount = 0;
   private stopped = false;
   private readonly instances = new Set<FunctionInstance>();
@@ -82,6 +96,14 @@ export class LocalFunction {
   ) {
     this.maxInstances = options.maxInstances ?? DEFAULT_MAX_INSTANCES;
     this.current = { directory: '', environment: options.environment };
+    this.idle = new IdleInstances(
+      options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      (instance, idleMilliseconds) => {
+        void instance.terminate();
+        options.reporter.reaped(options.name, this.numberOf.get(instance) ?? 0, idleMilliseconds);
+      },
+      options.clock,
+    );
   }
 
   /** Starts the function with its first code; rejects, having stopped everything, when that code cannot load. */
@@ -112,7 +134,7 @@ export class LocalFunction {
    */
   updateEnvironment(environment: Readonly<Record<string, string>>): void {
     this.current = { directory: this.current.directory, environment };
-    for (const previous of this.idle.splice(0)) void previous.terminate();
+    for (const previous of this.idle.drain()) void previous.terminate();
   }
 
   /** Resolves once the code loaded is newer than `time` (epoch milliseconds); false when `timeoutMs` passes first. */
@@ -162,7 +184,7 @@ export class LocalFunction {
       waiter.reject(new FunctionError(this.options.name, 'stopped', 'the sandbox is stopping'));
     }
     await this.options.code.stop();
-    this.idle.length = 0;
+    this.idle.drain();
     await Promise.all([...this.instances].map((instance) => instance.terminate()));
   }
 
@@ -209,7 +231,7 @@ export class LocalFunction {
     }
     this.current = setup;
     this.codeLoadedAt = Date.now();
-    for (const previous of this.idle.splice(0)) void previous.terminate();
+    for (const previous of this.idle.drain()) void previous.terminate();
     this.idle.push(instance);
     this.options.reporter.reloaded(this.options.name, Date.now() - started);
   }
@@ -225,6 +247,7 @@ export class LocalFunction {
       reporter,
     );
     this.setupOf.set(instance, setup);
+    this.numberOf.set(instance, number);
     this.instances.add(instance);
     instance.ready.then(
       () => reporter.coldStart(name, number, Date.now() - started),
@@ -232,8 +255,7 @@ export class LocalFunction {
     );
     instance.onEnd = () => {
       this.instances.delete(instance);
-      const index = this.idle.indexOf(instance);
-      if (index !== -1) this.idle.splice(index, 1);
+      this.idle.remove(instance);
     };
     return instance;
   }

@@ -22,6 +22,7 @@ describe('LocalFunction', () => {
       environment?: Record<string, string>;
       reservedConcurrency?: number;
       maxInstances?: number;
+      idleTimeoutMs?: number;
     } = {},
   ) {
     const name = `fn-${count++}`;
@@ -38,6 +39,7 @@ describe('LocalFunction', () => {
       workDirectory,
       reservedConcurrency: options.reservedConcurrency,
       maxInstances: options.maxInstances,
+      idleTimeoutMs: options.idleTimeoutMs,
       reporter,
     });
     started.push(fn);
@@ -206,6 +208,18 @@ describe('LocalFunction', () => {
     expect(throttled.reason).toBeInstanceOf(FunctionError);
     expect(throttled.reason).toMatchObject({ reason: 'throttled' });
     await expect(fn.invoke({ ms: 0 })).resolves.toMatchObject({ invocations: 2 });
+  });
+
+  test('an instance idle for the idle timeout is shut down, and the next invocation gets a new one: a cold start', async () => {
+    const { fn, name } = await start(instanceReporter, { idleTimeoutMs: 200 });
+    const first = (await fn.invoke({ ms: 0 })) as { instance: string; invocations: number };
+    await eventually(() => reporter.lines.includes(`reaped ${name} 1`));
+    await eventually(() => fn.instancesRunning === 0);
+
+    const second = (await fn.invoke({ ms: 0 })) as { instance: string; invocations: number };
+    expect(second.instance).not.toBe(first.instance);
+    expect(second.invocations).toBe(1);
+    expect(reporter.lines).toContain(`coldStart ${name} 2`);
   });
 
   test('invocations after stop are refused', async () => {

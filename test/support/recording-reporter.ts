@@ -16,6 +16,7 @@ export function recordingReporter(): SandboxReporter & { lines: string[] } {
     output: (name, line, stream) => add('output', name, stream, line),
     reloaded: (name) => add('reloaded', name),
     coldStart: (name, instance) => add('coldStart', name, instance),
+    reaped: (name, instance) => add('reaped', name, instance),
     functionFailed: (name, message) => add('functionFailed', name, message),
     streamDelivered: (table, records) => add('streamDelivered', table, records),
     streamRetrying: (table, sequenceNumber, attempt) => add('streamRetrying', table, sequenceNumber, attempt),
