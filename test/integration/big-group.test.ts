@@ -1,10 +1,13 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import WebSocket from 'ws';
+import type { Subscription, Update } from '../../client/src';
+import { RohrpostClient } from '../../client/src';
 import { defineConfig } from '../../lambdas/rohrpost/config';
 import { MembershipTable } from '../../lambdas/rohrpost/storage/membership-table';
 import { fixtureConfig } from '../fixtures/app/config';
 import { useFixtureSandbox } from '../support/fixture-sandbox';
+import { WAIT_GUARD_MS } from '../support/hang-guard';
 import { eventually } from '../support/recording-reporter';
-import { TestSocket } from '../support/socket';
 
 const CLIENTS = 2_000;
 const CHANGES = 24;
@@ -20,41 +23,49 @@ const config = defineConfig({
   },
 });
 
-interface Update {
-  readonly id: number;
-  readonly data: { readonly seq: number; readonly object: { readonly title: string } };
+interface Card {
+  readonly title: string;
+}
+
+/** One client of the group, as an application holds it: what it applied, and where it started. */
+interface Member {
+  readonly client: RohrpostClient;
+  readonly subscription: Subscription<Card>;
+  readonly updates: Array<Update<Card>>;
+  readonly since: number;
 }
 
 /**
- * A big group through the sandbox with real WebSocket clients: its changes written straight to
- * DynamoDB Local go through the stream function, then the lanes' FIFO queue and the lane
- * workers, while the group's shards split.
+ * A big group through the sandbox with real WebSocket clients (the project's client, which
+ * applies a group's messages in seq order and recovers a gap with `since`): its changes written
+ * straight to DynamoDB Local go through the stream function, then the lanes' FIFO queue and the
+ * lane workers, while the group's shards split. The order the lanes keep on their own is
+ * checked where each post can be watched (lanes.test.ts, bench:large-group).
  */
 describe('a group of a few thousand members, delivered by lanes', () => {
   const fixture = useFixtureSandbox({ config, limits: { newConnectionsPerSecond: Infinity } });
-  const clients: Array<{ socket: TestSocket; since: number }> = [];
+  const members: Member[] = [];
 
   beforeAll(async () => {
-    const sockets = await Promise.all(
-      Array.from({ length: CLIENTS }, () => TestSocket.open(fixture.sandbox.websocketUrl)),
-    );
-    for (const [i, socket] of sockets.entries()) {
-      const reply = await socket.askJson<{ data: { seq: number } }>({
-        id: i,
-        type: 'subscribe',
-        data: GROUP,
+    const joining = Array.from({ length: CLIENTS }, async () => {
+      const client = new RohrpostClient({
+        url: fixture.sandbox.websocketUrl,
+        WebSocket,
+        callTimeoutMs: WAIT_GUARD_MS,
       });
-      clients.push({ socket, since: reply.data.seq });
-    }
+      const subscription = client.subscribe<Card>(GROUP);
+      const updates: Array<Update<Card>> = [];
+      subscription.on('update', (update) => updates.push(update));
+      const since = await new Promise<number>((resolve) => {
+        const off = subscription.on('subscribed', ({ position }) => (off(), resolve(position!.seq)));
+      });
+      return { client, subscription, updates, since };
+    });
+    members.push(...(await Promise.all(joining)));
   });
-  afterAll(async () => {
-    await Promise.all(clients.map(({ socket }) => socket.close()));
+  afterAll(() => {
+    for (const { client } of members) client.close();
   });
-
-  const updatesOf = (socket: TestSocket) =>
-    socket.received
-      .map((text) => JSON.parse(text) as Update & { type: string })
-      .filter((message) => message.type === 'subscription-update');
 
   test('every client gets every change once, in order, while the group gets lanes and splits', async () => {
     for (let i = 1; i <= CHANGES; i++) {
@@ -67,34 +78,28 @@ describe('a group of a few thousand members, delivered by lanes', () => {
       // Changes a little apart, so that the group gets its lanes and splits between them.
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const top = clients[0]!.since + CHANGES;
+    const top = members[0]!.since + CHANGES;
     // However long the machine takes, what is awaited is the last change reaching everyone.
-    await eventually(() =>
-      clients.every(({ socket }) => updatesOf(socket).some((update) => update.data.seq === top)),
-    ).catch((error: Error) => {
-      const behind = clients.filter(
-        ({ socket }) => !updatesOf(socket).some((update) => update.data.seq === top),
+    await eventually(() => members.every(({ updates }) => updates.at(-1)?.seq === top)).catch(
+      (error: Error) => {
+        const behind = members.filter(({ updates }) => updates.at(-1)?.seq !== top);
+        const lanes = fixture.reporter.lines.filter((line) =>
+          /^queue|functionFailed|output lanes stderr/.test(line),
+        );
+        throw new Error(
+          `${error.message}: ${behind.length} clients lack seq ${top}; the lanes said:\n${lanes.slice(-40).join('\n')}`,
+        );
+      },
+    );
+    for (const { updates, since } of members) {
+      expect(updates.map((update) => update.seq)).toEqual(
+        Array.from({ length: CHANGES }, (_, i) => since + i + 1),
       );
-      const lanes = fixture.reporter.lines.filter((line) =>
-        /^queue|functionFailed|output lanes stderr/.test(line),
+      expect(updates.map((update) => update.object.title)).toEqual(
+        Array.from({ length: CHANGES }, (_, i) => `change ${i + 1}`),
       );
-      throw new Error(
-        `${error.message}: ${behind.length} clients lack seq ${top}; the lanes said:\n${lanes.slice(-40).join('\n')}`,
-      );
-    });
-    for (const { socket, since } of clients) {
-      const updates = updatesOf(socket);
-      const seqs = updates.map((update) => update.data.seq);
-      // Retries may repeat a message (same id and seq); never reorder, never skip.
-      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
-      const unique = [...new Set(seqs)];
-      expect(unique).toEqual(Array.from({ length: CHANGES }, (_, i) => since + i + 1));
-      const titles = updates
-        .filter((update, i) => seqs.indexOf(update.data.seq) === i)
-        .map((u) => u.data.object.title);
-      expect(titles).toEqual(Array.from({ length: CHANGES }, (_, i) => `change ${i + 1}`));
     }
-    // The first message went out inline; the lanes sent the rest, over shards that split meanwhile.
+    // The group's first messages went out inline, the rest by lanes, over shards that split meanwhile.
     const { Item: layout } = await fixture.db.send(
       new GetCommand({
         TableName: fixture.table('membership'),
@@ -104,6 +109,7 @@ describe('a group of a few thousand members, delivered by lanes', () => {
         },
       }),
     );
+    expect(layout?.inlineUntil).toBeLessThan(top);
     expect(layout?.shards).toBeGreaterThanOrEqual(4);
     expect(fixture.reporter.lines.some((line) => line.startsWith('queueDelivered rohrpost-lanes.fifo'))).toBe(
       true,

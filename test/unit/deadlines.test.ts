@@ -1,3 +1,6 @@
+import { connect, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { Deadlines } from '../../lambdas/rohrpost/delivery/deadlines';
 
 describe('Deadlines', () => {
@@ -40,7 +43,7 @@ describe('Deadlines', () => {
     expect(jest.getTimerCount()).toBe(1);
     deadlines.end(first);
     clock = 2000;
-    jest.advanceTimersByTime(100);
+    jest.advanceTimersByTime(101);
     expect(jest.getTimerCount()).toBe(0);
     deadlines.start(request());
     expect(jest.getTimerCount()).toBe(1);
@@ -48,5 +51,35 @@ describe('Deadlines', () => {
 
   test.each([0, -5, NaN])('refuses the timeout %p', (timeoutMs) => {
     expect(() => new Deadlines(timeoutMs)).toThrow(RangeError);
+  });
+});
+
+describe('Deadlines on a thread that could not run', () => {
+  test('an answer that came meanwhile is read before anything is abandoned', async () => {
+    const server = createServer((socket) => socket.end('answer'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const deadlines = new Deadlines(20);
+      const destroyed: Error[] = [];
+      const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+      const request = { destroy: (error: Error) => (destroyed.push(error), socket.destroy()) };
+      const answered = new Promise<void>((resolve) => {
+        socket.once('data', () => {
+          deadlines.end(request);
+          resolve();
+        });
+        socket.once('close', () => resolve());
+      });
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      deadlines.start(request);
+      // The thread busy well past the deadline, while the answer arrives.
+      const busyUntil = performance.now() + 200;
+      while (performance.now() < busyUntil);
+      await answered;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(destroyed).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

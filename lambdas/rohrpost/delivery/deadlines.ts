@@ -10,10 +10,16 @@ export interface Abandonable {
  * one timer for all of it: a socket timeout, re-armed on every read and write, cost about a
  * tenth of each post's CPU on the fan-out's path. The timer does not keep the process alive
  * and stops when nothing is in flight.
+ *
+ * A deadline measures the other side, not this process: what is overdue when the timer fires is
+ * abandoned only after the event loop's next poll for I/O (a `setImmediate`), so that an answer
+ * that came while this thread could not run (a busy machine, a long garbage collection) is read
+ * first, and not taken for no answer (https://nodejs.org/en/learn/asynchronous-work/event-loop-timers-and-nexttick).
  */
 export class Deadlines {
   private readonly due = new Map<Abandonable, number>();
   private timer: NodeJS.Timeout | undefined;
+  private checkPending = false;
 
   constructor(
     readonly timeoutMs: number,
@@ -26,12 +32,21 @@ export class Deadlines {
   /** Starts the clock for one request. */
   start(request: Abandonable): void {
     this.due.set(request, this.now() + this.timeoutMs);
-    this.timer ??= setInterval(() => this.abandonOverdue(), Math.max(1, this.timeoutMs / 10)).unref();
+    this.timer ??= setInterval(() => this.checkAfterPoll(), Math.max(1, this.timeoutMs / 10)).unref();
   }
 
   /** The request ended, one way or another. */
   end(request: Abandonable): void {
     this.due.delete(request);
+  }
+
+  private checkAfterPoll(): void {
+    if (this.checkPending) return;
+    this.checkPending = true;
+    setImmediate(() => {
+      this.checkPending = false;
+      this.abandonOverdue();
+    }).unref();
   }
 
   private abandonOverdue(): void {

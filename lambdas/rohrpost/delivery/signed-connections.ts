@@ -177,6 +177,8 @@ export class SignedConnections implements Connections {
       const outgoing = this.send(
         { agent: this.agent, method, hostname: this.url.hostname, port: this.url.port, path, headers },
         (response: IncomingMessage) => {
+          // The API answered: the deadline is met, however long the body takes to read.
+          this.deadlines.end(outgoing);
           const status = response.statusCode ?? 0;
           const date = response.headers.date;
           response.on('error', reject);

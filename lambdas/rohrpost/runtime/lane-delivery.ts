@@ -54,6 +54,8 @@ export interface LaneRun {
   readonly posts: PostTally;
   /** Members not sent some of the messages (failed after the retries): their client recovers them. */
   readonly leftBehind: number;
+  /** Why the first of them was left behind. */
+  readonly leftBehindFor?: string;
   /** Seqs the history no longer had (past their retention): members recover or refetch. */
   readonly missing: number;
 }
@@ -119,9 +121,17 @@ export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Pro
       missing,
     });
   }
-  const leftBehind = await deliver(run, layout, messages, members, watermark, options, posts);
+  const { leftBehind, leftBehindFor } = await deliver(
+    run,
+    layout,
+    messages,
+    members,
+    watermark,
+    options,
+    posts,
+  );
   posts.messages += messages.length;
-  return { messages: messages.length, posts, leftBehind, missing };
+  return { messages: messages.length, posts, leftBehind, missing, ...(leftBehindFor && { leftBehindFor }) };
 }
 
 /** A lane made by the last split starts once the lane it came from delivered the messages before it. */
@@ -173,7 +183,7 @@ async function splitWhenFull(
 /**
  * Sends each message to its recipients, every member's messages in order, and moves the
  * watermark past each message once all its recipients are done; returns how many members were
- * left behind.
+ * left behind, and why the first was.
  */
 async function deliver(
   wake: LaneWake,
@@ -183,7 +193,7 @@ async function deliver(
   watermark: Watermark | undefined,
   options: LaneDeliveryOptions,
   posts: PostTally,
-): Promise<number> {
+): Promise<{ leftBehind: number; leftBehindFor?: string }> {
   const { connections, pacer, limiter, goneConnections } = options;
   const recipients = messages.map(({ seq }) => {
     const delivery = deliveryOf(layout, wake.epoch, seq);
@@ -194,6 +204,7 @@ async function deliver(
   const pending = recipients.map((set) => set.size);
   const progress = new WatermarkProgress(wake, messages, watermark, pending, options);
   let leftBehind = 0;
+  let leftBehindFor: string | undefined;
 
   const sendAll = async (connectionId: string) => {
     let behind = false;
@@ -228,6 +239,7 @@ async function deliver(
         return true;
       }
       posts.recordFailed(error);
+      leftBehindFor ??= error instanceof Error ? error.message : String(error);
       return false;
     } finally {
       release();
@@ -236,7 +248,7 @@ async function deliver(
 
   await Promise.all(members.map(sendAll));
   await progress.settled();
-  return leftBehind;
+  return { leftBehind, ...(leftBehindFor && { leftBehindFor }) };
 }
 
 /** Moves the lane's watermark past each message once every recipient is done with it, in seq order. */

@@ -141,6 +141,7 @@ export function createLaneWorker(options: LaneWorkerOptions = {}) {
           group: job.group,
           shard: job.shard,
           leftBehind: run.leftBehind,
+          reason: run.leftBehindFor,
           throttled: run.posts.throttled,
           failed: run.posts.failed,
         });

@@ -17,6 +17,7 @@ import type { LaneStore } from '../storage/lane-store';
 import type { MembershipStore, ShardedMembership } from '../storage/membership';
 import type { MessagePlace, SequencedMessage, Sequencer } from '../storage/sequencer';
 import { deliveryOf } from '../storage/shard-layout';
+import { GroupSends } from './group-sends';
 
 /** What the stream function needs to hand big groups' messages to their lanes. */
 export interface NotifierLanes {
@@ -73,6 +74,7 @@ export interface RecordOutcome {
 export class RecordNotifier {
   private readonly hooksByTable: Map<string, NotificationHooks>;
   private labels: Readonly<Record<string, string>> | undefined;
+  private readonly inlineSends = new GroupSends();
 
   constructor(private readonly options: RecordNotifierOptions) {
     this.hooksByTable = indexHooks(options.config, options.hooks);
@@ -206,6 +208,9 @@ export class RecordNotifier {
         if (found.layout) {
           const delivery = deliveryOf(found.layout, placed.position.epoch, placed.position.seq);
           if (delivery.lanes) {
+            // The group's earlier messages that this function is still sending itself reach
+            // their members first: the lanes start after them.
+            await this.inlineSends.settled(group);
             await lanes.queue.wake(group, placed.position, delivery.shards);
             return { group, place: place(true), alreadyDelivered: false, laned: true };
           }
@@ -213,7 +218,7 @@ export class RecordNotifier {
         members = found.pages ?? lanes.membership.members(group);
         smallGroup = !found.layout;
       }
-      const result = await sendToGroup(group, placed?.payload ?? render(), {
+      const sending = sendToGroup(group, placed?.payload ?? render(), {
         membership: this.options.membership(),
         connections: this.options.connections(),
         limiter,
@@ -222,6 +227,7 @@ export class RecordNotifier {
         tally,
         ...(members && { members }),
       });
+      const result = await (lanes ? this.inlineSends.track(group, sending) : sending);
       if (lanes && smallGroup && result.members > lanes.groupSize)
         await this.giveLanes(group, result.members, lanes);
     } catch (error) {
