@@ -68,8 +68,11 @@ describe('npm run synth', () => {
 });
 
 describe('RohrpostWebSocket in another CDK app', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'cdk-out-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
   test('embeds in any stack under any id', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'ChatService');
     const chat = new RohrpostWebSocket(stack, 'Chat', {
       config,

@@ -10,7 +10,9 @@ import { WAIT_GUARD_MS } from '../support/hang-guard';
 import { eventually } from '../support/recording-reporter';
 
 const CLIENTS = 2_000;
-const CHANGES = 24;
+/** Changes written at least, and at most while waiting for the group to split twice. */
+const MIN_CHANGES = 24;
+const MAX_CHANGES = 240;
 const GROUP = 'board-big';
 
 /** Lanes at a small scale: a group gets them past 50 members, and a shard splits past 200. */
@@ -67,18 +69,40 @@ describe('a group of a few thousand members, delivered by lanes', () => {
     for (const { client } of members) client.close();
   });
 
+  /** The group's shard layout, as the lanes keep it beside its members. */
+  const layout = async () =>
+    (
+      await fixture.db.send(
+        new GetCommand({
+          TableName: fixture.table('membership'),
+          Key: {
+            [MembershipTable.groupAttribute]: GROUP,
+            [MembershipTable.connectionAttribute]: MembershipTable.layoutKey,
+          },
+        }),
+      )
+    ).Item;
+
   test('every client gets every change once, in order, while the group gets lanes and splits', async () => {
-    for (let i = 1; i <= CHANGES; i++) {
+    // Changes a little apart, so that the group gets its lanes and splits between them: at least
+    // MIN_CHANGES, and on until it has split twice, however long the machine takes to split.
+    let changes = 0;
+    while (changes < MIN_CHANGES || ((await layout())?.shards ?? 0) < 4) {
+      if (changes === MAX_CHANGES) {
+        throw new Error(
+          `The group did not split twice in ${MAX_CHANGES} changes: ${JSON.stringify(await layout())}`,
+        );
+      }
+      changes++;
       await fixture.db.send(
         new PutCommand({
           TableName: fixture.table('cards'),
-          Item: { id: `card-${i}`, board: 'big', title: `change ${i}` },
+          Item: { id: `card-${changes}`, board: 'big', title: `change ${changes}` },
         }),
       );
-      // Changes a little apart, so that the group gets its lanes and splits between them.
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    const top = members[0]!.since + CHANGES;
+    const top = members[0]!.since + changes;
     // However long the machine takes, what is awaited is the last change reaching everyone.
     await eventually(() => members.every(({ updates }) => updates.at(-1)?.seq === top)).catch(
       (error: Error) => {
@@ -93,24 +117,14 @@ describe('a group of a few thousand members, delivered by lanes', () => {
     );
     for (const { updates, since } of members) {
       expect(updates.map((update) => update.seq)).toEqual(
-        Array.from({ length: CHANGES }, (_, i) => since + i + 1),
+        Array.from({ length: changes }, (_, i) => since + i + 1),
       );
       expect(updates.map((update) => update.object.title)).toEqual(
-        Array.from({ length: CHANGES }, (_, i) => `change ${i + 1}`),
+        Array.from({ length: changes }, (_, i) => `change ${i + 1}`),
       );
     }
-    // The group's first messages went out inline, the rest by lanes, over shards that split meanwhile.
-    const { Item: layout } = await fixture.db.send(
-      new GetCommand({
-        TableName: fixture.table('membership'),
-        Key: {
-          [MembershipTable.groupAttribute]: GROUP,
-          [MembershipTable.connectionAttribute]: MembershipTable.layoutKey,
-        },
-      }),
-    );
-    expect(layout?.inlineUntil).toBeLessThan(top);
-    expect(layout?.shards).toBeGreaterThanOrEqual(4);
+    // The group's first messages went out inline, the rest by lanes.
+    expect((await layout())?.inlineUntil).toBeLessThan(top);
     expect(fixture.reporter.lines.some((line) => line.startsWith('queueDelivered rohrpost-lanes.fifo'))).toBe(
       true,
     );

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUNNING_SANDBOXES_VARIABLE } from '../../sandbox/running-sandbox';
@@ -23,12 +23,16 @@ interface Started {
 }
 
 /**
- * Where this file's sandboxes say where they are, and where `npm run table` looks for them:
- * a folder of their own, so that a sandbox the developer runs meanwhile is neither used nor hidden.
+ * This file's sandboxes get a temporary folder of their own. There they build their bundles, so
+ * that a sandbox another test file starts meanwhile does not remove those a test here left behind
+ * on purpose; and there they say where they are, which is where `npm run table` looks for them, so
+ * that a sandbox the developer runs meanwhile is neither used nor hidden.
  */
-const runningSandboxes = mkdtempSync(join(tmpdir(), 'running-sandboxes-'));
-const environment = { ...process.env, [RUNNING_SANDBOXES_VARIABLE]: runningSandboxes };
-afterAll(() => rmSync(runningSandboxes, { recursive: true, force: true }));
+const temporary = mkdtempSync(join(tmpdir(), 'cli-test-'));
+const runningSandboxes = join(temporary, 'running');
+mkdirSync(runningSandboxes);
+const environment = { ...process.env, TMPDIR: temporary, [RUNNING_SANDBOXES_VARIABLE]: runningSandboxes };
+afterAll(() => rmSync(temporary, { recursive: true, force: true }));
 const published = (child: ChildProcess) => join(runningSandboxes, `${child.pid}.json`);
 
 /** Every process a test starts, killed after it if it is still running (a failed test included). */
@@ -57,7 +61,7 @@ async function startCli(...args: string[]): Promise<Started> {
 
 const NO_SANDBOX = 'No sandbox is running: start it with npm start\n';
 
-const buildParent = join(tmpdir(), 'rohrpost-sandbox');
+const buildParent = join(temporary, 'rohrpost-sandbox');
 const buildFolders = () => readdirSync(buildParent).map((name) => join(buildParent, name));
 
 const exited = (child: ChildProcess) =>

@@ -85,10 +85,13 @@ describe("the management API under the account's request quota", () => {
   });
 
   test("the 429 is API Gateway's, whether the request is signed or not", async () => {
-    const answer = await fetch(`${gateway.managementEndpoint}/@connections/${connected[0]}`, {
-      method: 'POST',
-      body: 'x',
-    });
+    const answer = await fetch(
+      `${gateway.managementEndpoint}/@connections/${encodeURIComponent(connected[0]!)}`,
+      {
+        method: 'POST',
+        body: 'x',
+      },
+    );
     expect(answer.status).toBe(429);
     expect(answer.headers.get('x-amzn-errortype')).toBe('LimitExceededException');
     expect(await answer.json()).toEqual({ message: 'Too Many Requests' });

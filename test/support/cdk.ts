@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -12,6 +13,12 @@ export const PROJECT_ROOT = join(__dirname, '../..');
 /** The feature flags and settings of cdk.json, which `cdk synth` passes to the app. */
 const cdkContext = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: object })
   .context;
+
+/** The cloud assemblies this test file synthesized: removed after it, as CDK leaves its own. */
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const outdir of outdirs.splice(0)) rmSync(outdir, { recursive: true, force: true });
+});
 
 export interface Synthesized {
   app: App;
@@ -28,7 +35,10 @@ export function synthesize(
   config: ResolvedConfig,
   options: { bundle?: boolean; props?: Partial<RohrpostStackProps> } = {},
 ): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'rohrpost-cdk-out-'));
+  outdirs.push(outdir);
   const app = new App({
+    outdir,
     context: {
       ...cdkContext,
       // What `cdk synth` turns on: each resource's construct path, and its asset's folder.
