@@ -47,7 +47,8 @@ export class FunctionInstance {
     this.worker = new Worker(runtimeScript, {
       workerData: data,
       env: { ...environment },
-      execArgv: ['--enable-source-maps'],
+      // Node's options as Lambda reads them from the function's environment; not the sandbox's own.
+      execArgv: environment.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [],
       stdout: true,
       stderr: true,
       resourceLimits: { maxOldGenerationSizeMb: data.memorySize },

@@ -232,7 +232,6 @@ describe('the CDK stack with the project configuration', () => {
         const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
         expect(Object.keys(variables).sort()).toEqual(
           [
-            'NODE_OPTIONS',
             'POWERTOOLS_METRICS_NAMESPACE',
             'ROHRPOST_HISTORY',
             'ROHRPOST_LANES',

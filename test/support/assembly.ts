@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -92,6 +92,16 @@ export async function invokeInProcess(
   environment: Readonly<Record<string, string>>,
   events: readonly unknown[],
 ): Promise<InvocationOutcome[]> {
+  return (await invokeInProcessWithOutput(directory, handler, environment, events)).outcomes;
+}
+
+/** `invokeInProcess`, with what the process wrote (the function's log lines: Powertools writes errors to stderr). */
+export async function invokeInProcessWithOutput(
+  directory: string,
+  handler: string,
+  environment: Readonly<Record<string, string>>,
+  events: readonly unknown[],
+): Promise<{ outcomes: InvocationOutcome[]; stdout: string; stderr: string }> {
   const work = mkdtempSync(join(tmpdir(), 'rohrpost-invoke-'));
   const input = join(work, 'events.json');
   const output = join(work, 'outcomes.json');
@@ -112,10 +122,15 @@ export async function invokeInProcess(
       }
       writeFileSync(output, JSON.stringify(outcomes));
     })();`;
-  // Asynchronously: the function may call servers of this process (a JWKS endpoint, say).
-  await promisify(execFile)(lambdaNode(), ['-e', driver, directory, handler, input, output], {
-    cwd: directory,
-    env: { ...environment },
-  });
-  return JSON.parse(readFileSync(output, 'utf8')) as InvocationOutcome[];
+  try {
+    // Asynchronously: the function may call servers of this process (a JWKS endpoint, say).
+    const { stdout, stderr } = await promisify(execFile)(
+      lambdaNode(),
+      ['-e', driver, directory, handler, input, output],
+      { cwd: directory, env: { ...environment } },
+    );
+    return { outcomes: JSON.parse(readFileSync(output, 'utf8')) as InvocationOutcome[], stdout, stderr };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -139,7 +139,6 @@ describe('the deployment plan', () => {
     const variables = (role: 'websocket' | 'notifications' | 'authorizer' | 'lanes') =>
       Object.keys(environmentOf(plannedFunction(plan, role), names)).sort();
     expect(variables('websocket')).toEqual([
-      'NODE_OPTIONS',
       'POWERTOOLS_METRICS_NAMESPACE',
       'ROHRPOST_HISTORY',
       'ROHRPOST_LANES',
@@ -148,7 +147,6 @@ describe('the deployment plan', () => {
       'ROHRPOST_TABLE_NAMES',
     ]);
     expect(variables('notifications')).toEqual([
-      'NODE_OPTIONS',
       'POWERTOOLS_METRICS_NAMESPACE',
       'ROHRPOST_DEAD_LETTER_QUEUE_URL',
       'ROHRPOST_HISTORY',
@@ -159,7 +157,6 @@ describe('the deployment plan', () => {
     ]);
     // The lane worker runs no application code: it is told of no application table.
     expect(variables('lanes')).toEqual([
-      'NODE_OPTIONS',
       'POWERTOOLS_METRICS_NAMESPACE',
       'ROHRPOST_HISTORY',
       'ROHRPOST_LANES',
@@ -176,7 +173,7 @@ describe('the deployment plan', () => {
       postsInFlight: 100,
       queueUrl: 'queue:lanes',
     });
-    expect(variables('authorizer')).toEqual(['NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'ROHRPOST_JWT']);
+    expect(variables('authorizer')).toEqual(['POWERTOOLS_METRICS_NAMESPACE', 'ROHRPOST_JWT']);
     expect(plannedFunction(plan, 'authorizer').permissions).toEqual([]);
     expect(plan.routes.find((route) => route.key === '$connect')?.authorized).toBe(true);
     expect(plan.authorizer).toEqual({

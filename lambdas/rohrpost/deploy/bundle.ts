@@ -3,7 +3,8 @@
  * on every save, with the same options, so that the sandbox runs what `cdk deploy` ships.
  *
  * A bundle is a folder: `index.js` with the application and the framework, minified, with a
- * source map (stack traces point into the TypeScript); `aws-sdk.js` with the AWS SDK, without
+ * source map, which `index.js` reads when it first formats a stack, so that stack traces point
+ * into the TypeScript (../runtime/lazy-source-maps.ts); `aws-sdk.js` with the AWS SDK, without
  * one; and a one-line module under `node_modules/` per SDK package that leads into `aws-sdk.js`.
  * Node looks in the bundle's own `node_modules` before Lambda's runtime SDK, so the function runs
  * the SDK the tests ran, and parses it only when the code first requires it: V8 parses every byte
@@ -39,6 +40,8 @@ function mainOptions(entry: string): BuildOptions {
   return {
     ...COMMON,
     entryPoints: [entry],
+    // Runs before the function's own code.
+    inject: [join(__dirname, '../runtime/bundle-prelude.ts')],
     sourcemap: true,
     sourcesContent: false,
     external: SDK_PACKAGES,

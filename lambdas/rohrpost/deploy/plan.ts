@@ -510,8 +510,6 @@ export function environmentOf(fn: PlannedFunction, names: DeployedNames): Record
       jwt: environment.jwt,
       lanes: environment.lanes && { ...environment.lanes, queueUrl: names.queueUrl('lanes') },
     }),
-    // Stack traces in the logs point into the TypeScript sources, not the minified bundle.
-    NODE_OPTIONS: '--enable-source-maps',
     POWERTOOLS_METRICS_NAMESPACE: names.metricsNamespace,
   };
 }
