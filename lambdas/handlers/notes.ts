@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { JsonValue } from '../rohrpost';
 import { conditionFailed, defineHandlers, dynamoDb, HandlerError, tableName } from '../rohrpost';
 
@@ -25,7 +24,9 @@ export default defineHandlers({
    */
   'note.create': async (request, context) => {
     const fields = noteFields(request.data, { partial: false });
-    const id = isObject(request.data) && request.data.id !== undefined ? noteId(request.data) : randomUUID();
+    // The global Web Crypto: an import of node:crypto would load it at every cold start.
+    const id =
+      isObject(request.data) && request.data.id !== undefined ? noteId(request.data) : crypto.randomUUID();
     const note: Note = { id, title: '', body: '', ...fields, updatedAt: new Date().toISOString() };
     try {
       await dynamoDb().put({

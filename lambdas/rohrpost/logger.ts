@@ -1,5 +1,6 @@
-import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
+import type * as PowertoolsLoggerModule from './powertools-logger';
+import type { Logger as PowertoolsLogger } from './powertools-logger';
 
 /** A structured logger: one JSON object per line, as CloudWatch Logs Insights likes them. */
 export interface Logger {
@@ -23,38 +24,44 @@ export interface Logger {
  * default); `Error` values are logged with name, location and stack.
  */
 export function createLogger(service: string): Logger {
-  const logger = new PowertoolsLogger({ serviceName: service });
-  // Most invocations log nothing, and handing Powertools an invocation's context and keys costs
-  // more than handling a ping (bench:handler prints it): they reach it when a line is written.
+  // Powertools' Logger is loaded with the first line: its module imports node:crypto, which takes
+  // about as long to load as the rest of the function (bench:cold-start), and most instances
+  // write no line. Most invocations log nothing either, and handing Powertools an invocation's
+  // context and keys costs more than handling a ping (bench:handler prints it): they reach it
+  // when a line is written.
+  let logger: PowertoolsLogger | undefined;
+  let invocations = 0;
   let pendingContext: Context | undefined;
   let pendingKeys: Record<string, string | undefined> | undefined;
-  let coldStartDecided = false;
-  const applyInvocation = () => {
-    if (!pendingKeys) return;
-    if (pendingContext) logger.addContext(pendingContext);
-    logger.resetKeys();
+  const powertools = (): PowertoolsLogger => {
+    if (logger) return logger;
+    const { Logger } = require('./powertools-logger') as typeof PowertoolsLoggerModule;
+    const made = new Logger({ serviceName: service });
+    logger = invocations > 1 ? made.madeAfterColdStart() : made;
+    return logger;
+  };
+  const line = (): PowertoolsLogger => {
+    const current = powertools();
+    if (!pendingKeys) return current;
+    if (pendingContext) current.addContext(pendingContext);
+    current.resetKeys();
     const defined = Object.entries(pendingKeys).filter(
       (entry): entry is [string, string] => entry[1] !== undefined,
     );
-    if (defined.length > 0) logger.appendKeys(Object.fromEntries(defined));
+    if (defined.length > 0) current.appendKeys(Object.fromEntries(defined));
     pendingContext = undefined;
     pendingKeys = undefined;
+    return current;
   };
   return {
-    debug: (message, fields) => (applyInvocation(), logger.debug(message, fields ?? {})),
-    info: (message, fields) => (applyInvocation(), logger.info(message, fields ?? {})),
-    warn: (message, fields) => (applyInvocation(), logger.warn(message, fields ?? {})),
-    error: (message, fields) => (applyInvocation(), logger.error(message, fields ?? {})),
+    debug: (message, fields) => line().debug(message, fields ?? {}),
+    info: (message, fields) => line().info(message, fields ?? {}),
+    warn: (message, fields) => line().warn(message, fields ?? {}),
+    error: (message, fields) => line().error(message, fields ?? {}),
     startInvocation(context, keys) {
       pendingKeys = keys;
       pendingContext = context;
-      if (context && !coldStartDecided) {
-        // Powertools takes `cold_start` to be true at its first `addContext` only: that must be
-        // the instance's first invocation, whether or not it writes a line.
-        logger.addContext(context);
-        pendingContext = undefined;
-        coldStartDecided = true;
-      }
+      if (context) invocations++;
     },
   };
 }

@@ -1,4 +1,5 @@
-import { createHmac, hash } from 'node:crypto';
+/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
+const nodeCrypto = () => process.getBuiltinModule('node:crypto');
 
 /** AWS credentials, as the SDK's credential providers resolve them. */
 export interface SigningCredentials {
@@ -55,8 +56,9 @@ export class RequestSigner {
       ? this.shared!
       : this.sharedParts(request, credentials, amzDate);
     const canonicalRequest = `${request.method}\n${canonicalPath(request.path)}\n${shared.canonicalTail}`;
-    const signature = createHmac('sha256', shared.signingKey)
-      .update(shared.stringToSignHead + hash('sha256', canonicalRequest))
+    const signature = nodeCrypto()
+      .createHmac('sha256', shared.signingKey)
+      .update(shared.stringToSignHead + nodeCrypto().hash('sha256', canonicalRequest))
       .digest('hex');
     return { ...shared.added, authorization: shared.authorizationHead + signature };
   }
@@ -98,7 +100,7 @@ export class RequestSigner {
       body: request.body,
       credentials: { ...credentials },
       amzDate,
-      canonicalTail: `\n${canonicalHeaders}\n${signedHeaders}\n${hash('sha256', request.body)}`,
+      canonicalTail: `\n${canonicalHeaders}\n${signedHeaders}\n${nodeCrypto().hash('sha256', request.body)}`,
       stringToSignHead: `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n`,
       authorizationHead:
         `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, ` +
@@ -127,7 +129,8 @@ export class RequestSigner {
   /** The day's signing key, derived once per day and secret. */
   private signingKey(scope: string, date: string, secret: string): Buffer {
     if (this.cachedKey?.scope === scope && this.cachedKey.secret === secret) return this.cachedKey.key;
-    const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+    const hmac = (key: string | Buffer, data: string) =>
+      nodeCrypto().createHmac('sha256', key).update(data).digest();
     const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, date), this.region), this.service), 'aws4_request');
     this.cachedKey = { scope, secret, key };
     return key;
