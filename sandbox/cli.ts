@@ -41,6 +41,9 @@ Options:
                              answered 429, as the account's request quota (default 10000; 0 for no limit)
   --assembly <dir>           run the functions of a synthesized stack (npx cdk synth's cdk.out), the
                              code cdk deploy uploads, instead of bundling their entries
+  --function-idle-timeout <s>
+                             shut a function instance down after this many idle seconds, as
+                             Lambda does with an idle execution environment (default 600)
   --quiet                    log only failures, not every frame and invocation
   --no-watch                 do not reload functions when their source files change
   -h, --help                 show this help
@@ -56,6 +59,7 @@ function parseOptions() {
       'connection-rate': { type: 'string', default: '500' },
       'post-rate': { type: 'string', default: '10000' },
       assembly: { type: 'string' },
+      'function-idle-timeout': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       'no-watch': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -79,8 +83,14 @@ function parseOptions() {
   if (!Number.isInteger(postRate) || postRate < 0) {
     throw new Error(`--post-rate must be a whole number of requests a second, not '${values['post-rate']}'.`);
   }
+  const idleTimeout = values['function-idle-timeout'];
+  const idleSeconds = idleTimeout === undefined ? undefined : Number(idleTimeout);
+  if (idleSeconds !== undefined && !(idleSeconds > 0)) {
+    throw new Error(`--function-idle-timeout must be a number of seconds above 0, not '${idleTimeout}'.`);
+  }
   return {
     help: values.help,
+    functionIdleTimeoutMs: idleSeconds === undefined ? undefined : idleSeconds * 1000,
     newConnectionsPerSecond: rate === 0 ? Infinity : rate,
     postRate:
       postRate === 0
@@ -121,6 +131,7 @@ async function main(): Promise<void> {
       watch: options.watch,
       ...(options.assembly && { assembly: { directory: resolve(options.assembly), stack: STACK_NAME } }),
       limits: { newConnectionsPerSecond: options.newConnectionsPerSecond },
+      functionIdleTimeoutMs: options.functionIdleTimeoutMs,
       postRate: options.postRate,
       reporter: consoleReporter({ quiet: options.quiet, color }),
     });

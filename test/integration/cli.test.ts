@@ -163,6 +163,7 @@ describe('npm start', () => {
       '--dynamodb-port',
       '--dynamodb-endpoint',
       '--post-rate',
+      '--function-idle-timeout',
       '--quiet',
       '--no-watch',
     ]) {
@@ -178,6 +179,9 @@ describe('npm start', () => {
     const rate = spawnSync(...node(['--post-rate', 'lots']), { cwd: root, encoding: 'utf8' });
     expect(rate.status).toBe(2);
     expect(rate.stderr).toContain("--post-rate must be a whole number of requests a second, not 'lots'.");
+    const idle = spawnSync(...node(['--function-idle-timeout', '0']), { cwd: root, encoding: 'utf8' });
+    expect(idle.status).toBe(2);
+    expect(idle.stderr).toContain("--function-idle-timeout must be a number of seconds above 0, not '0'.");
   });
 });
 
