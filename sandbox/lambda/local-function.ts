@@ -229,10 +229,19 @@ export class LocalFunction {
       );
       return;
     }
-    this.current = setup;
+    // The environment may have changed while the instance started (a saved rohrpost.config.ts
+    // changes both): the code is new, the environment the newest, and the instance keeps only
+    // if it has that environment.
+    const environment = this.current.environment;
+    this.current = { directory, environment };
     this.codeLoadedAt = Date.now();
     for (const previous of this.idle.drain()) void previous.terminate();
-    this.idle.push(instance);
+    if (setup.environment === environment) {
+      this.setupOf.set(instance, this.current);
+      this.idle.push(instance);
+    } else {
+      void instance.terminate();
+    }
     this.options.reporter.reloaded(this.options.name, Date.now() - started);
   }
 

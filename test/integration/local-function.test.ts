@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledCode } from '../../sandbox/lambda/function-code';
@@ -160,6 +160,29 @@ describe('LocalFunction', () => {
       reporter.lines.some((l) => l.startsWith(`functionFailed ${name} Could not build`)),
     );
     expect(await fn.invoke({})).toBe('second');
+  });
+
+  test('code saved while the environment changes runs with the new environment', async () => {
+    const { fn, entry, name } = await start(`export const handler = async () => process.env.WORD;`, {
+      watch: true,
+      environment: { WORD: 'old' },
+    });
+    expect(await fn.invoke({})).toBe('old');
+    const [loading, go] = [join(sources, `${name}.loading`), join(sources, `${name}.go`)];
+    // The new code's first instance says it is loading, then waits until the environment has changed.
+    writeFileSync(
+      entry,
+      `import { existsSync, writeFileSync } from 'node:fs';
+      writeFileSync(${JSON.stringify(loading)}, '');
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      while (!existsSync(${JSON.stringify(go)})) Atomics.wait(pause, 0, 0, 10);
+      export const handler = async () => 'new code, ' + process.env.WORD;`,
+    );
+    await eventually(() => existsSync(loading));
+    fn.updateEnvironment({ WORD: 'new' });
+    writeFileSync(go, '');
+    await eventually(() => reporter.lines.includes(`reloaded ${name}`));
+    expect(await fn.invoke({})).toBe('new code, new');
   });
 
   /** A handler that reports which instance ran it and how many invocations that instance has run. */
