@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { BuildContext } from 'esbuild';
 import * as esbuild from 'esbuild';
+import { InputWatcher } from '../lambdas/rohrpost/deploy';
 import { serveSignIn } from './sign-in';
 
 /**
@@ -13,6 +14,7 @@ import { serveSignIn } from './sign-in';
 export class PageServer {
   private script = '';
   private failure: string | undefined;
+  private inputs: InputWatcher | undefined;
 
   private constructor(
     private readonly directory: string,
@@ -29,17 +31,19 @@ export class PageServer {
       target: 'es2020',
       sourcemap: 'inline',
       write: false,
+      metafile: true,
       logLevel: 'silent',
       plugins: [{ name: 'page', setup: (build) => build.onEnd((result) => built.page?.built(result)) }],
     });
     const page = new PageServer(directory, context);
     built.page = page;
+    if (options.watch) page.inputs = new InputWatcher(() => context.rebuild());
     await context.rebuild().catch(() => undefined); // its errors arrive through onEnd
     if (page.failure) {
+      await page.inputs?.close();
       await context.dispose();
       throw new Error(`Could not build the page in ${directory}:\n${page.failure}`);
     }
-    if (options.watch) await context.watch();
     return page;
   }
 
@@ -65,10 +69,12 @@ export class PageServer {
   }
 
   async stop(): Promise<void> {
+    await this.inputs?.close();
     await this.context.dispose();
   }
 
-  private built(result: Pick<esbuild.BuildResult, 'errors' | 'outputFiles'>): void {
+  private built(result: Pick<esbuild.BuildResult, 'errors' | 'outputFiles' | 'metafile'>): void {
+    this.inputs?.watch(result.metafile);
     if (result.errors.length > 0) {
       this.failure = esbuild.formatMessagesSync(result.errors, { kind: 'error' }).join('\n');
       return;

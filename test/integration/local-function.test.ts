@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledCode } from '../../sandbox/lambda/function-code';
@@ -183,6 +183,23 @@ describe('LocalFunction', () => {
     writeFileSync(go, '');
     await eventually(() => reporter.lines.includes(`reloaded ${name}`));
     expect(await fn.invoke({})).toBe('new code, new');
+  });
+
+  test('a module the entry imports, from another folder, saved as editors save (a new file renamed over it), is picked up', async () => {
+    const folder = mkdtempSync(join(sources, 'imported-'));
+    const imported = join(folder, 'word.ts');
+    writeFileSync(imported, `export const word = 'before';`);
+    const { fn, name } = await start(
+      `import { word } from '${imported.replace(/\.ts$/, '')}';
+      export const handler = async () => word;`,
+      { watch: true },
+    );
+    expect(await fn.invoke({})).toBe('before');
+
+    writeFileSync(`${imported}.tmp`, `export const word = 'after';`);
+    renameSync(`${imported}.tmp`, imported);
+    await eventually(() => reporter.lines.includes(`reloaded ${name}`));
+    expect(await fn.invoke({})).toBe('after');
   });
 
   /** A handler that reports which instance ran it and how many invocations that instance has run. */

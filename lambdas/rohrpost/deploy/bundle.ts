@@ -16,6 +16,7 @@ import { isBuiltin } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
 import type { BuildOptions, BuildResult, Metafile } from 'esbuild';
 import * as esbuild from 'esbuild';
+import { InputWatcher } from './input-watcher';
 
 /** The file of a bundle that holds the AWS SDK, beside its `index.js`. */
 export const SDK_CHUNK = 'aws-sdk.js';
@@ -87,6 +88,7 @@ export class WatchedBundle {
   private builds: Promise<void> = Promise.resolve();
   private firstError: string | undefined;
   private context: esbuild.BuildContext | undefined;
+  private inputs: InputWatcher | undefined;
 
   private constructor(private readonly options: WatchedBundleOptions) {}
 
@@ -103,23 +105,26 @@ export class WatchedBundle {
       ],
     });
     bundle.context = context;
+    if (options.watch) bundle.inputs = new InputWatcher(() => context.rebuild());
     await context.rebuild().catch(() => undefined); // its errors arrive through onEnd
     await bundle.builds;
     if (bundle.firstError !== undefined) {
+      await bundle.inputs?.close();
       await context.dispose();
       throw new Error(bundle.firstError);
     }
-    if (options.watch) await context.watch();
     return bundle;
   }
 
   /** Stops watching; waits for a build under way. */
   async stop(): Promise<void> {
+    await this.inputs?.close();
     await this.context?.dispose();
     await this.builds;
   }
 
   private enqueue(result: BuildResult): void {
+    this.inputs?.watch(result.metafile);
     this.builds = this.builds.then(() => this.write(result));
   }
 

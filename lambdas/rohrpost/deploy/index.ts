@@ -6,6 +6,7 @@
  */
 export { bundleFunction, SDK_CHUNK, WatchedBundle } from './bundle';
 export type { WatchedBundleOptions } from './bundle';
+export { InputWatcher } from './input-watcher';
 export { deploymentPlan, deploymentProblems, environmentOf, plannedFunction, plannedTable } from './plan';
 export type {
   DeployedNames,
