@@ -1,11 +1,9 @@
+import { nodeCrypto } from '../protocol/node-crypto';
 import type { GroupPosition } from '../protocol/position';
 import { EPOCH_LENGTH } from '../protocol/position';
 import type { Change } from './change';
 import { UndeliverableChangeError } from './change';
 import type { Notice } from './notices';
-
-/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
-const nodeCrypto = () => process.getBuiltinModule('node:crypto');
 
 /** The message every member of a group receives (PROTOCOL.md §4). */
 export interface SubscriptionUpdate {

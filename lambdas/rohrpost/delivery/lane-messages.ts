@@ -1,7 +1,5 @@
+import { nodeCrypto } from '../protocol/node-crypto';
 import type { GroupPosition } from '../protocol/position';
-
-/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
-const nodeCrypto = () => process.getBuiltinModule('node:crypto');
 
 /**
  * The messages of the lanes' FIFO queue, as pure functions: what they say, and the message

@@ -1,6 +1,4 @@
-/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
-const nodeCrypto = () => process.getBuiltinModule('node:crypto');
-
+import { nodeCrypto } from '../protocol/node-crypto';
 /** AWS credentials, as the SDK's credential providers resolve them. */
 export interface SigningCredentials {
   readonly accessKeyId: string;

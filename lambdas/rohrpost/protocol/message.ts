@@ -1,6 +1,4 @@
-/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
-const nodeCrypto = () => process.getBuiltinModule('node:crypto');
-
+import { nodeCrypto } from './node-crypto';
 /** Any value JSON can carry. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

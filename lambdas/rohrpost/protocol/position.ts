@@ -1,6 +1,4 @@
-/** node:crypto, loaded when first used: at load it would be about half a cold start (bench:cold-start). */
-const nodeCrypto = () => process.getBuiltinModule('node:crypto');
-
+import { nodeCrypto } from './node-crypto';
 /**
  * A place in a group's history: the `seq` of a message (or of the latest one) and the `epoch`
  * that `seq` counts in. A new epoch means the group's history was lost and counting restarted.
