@@ -15,6 +15,19 @@ export function idNumberTexts(body: string): string[] {
 }
 
 /**
+ * The text of the number `id` of `body` found the quick way, for the usual request: when the
+ * body holds `"id"` once and no backslash, that is the top-level key (a string holding `"id"`
+ * needs escapes, and an escaped key a backslash), and the number follows its colon. Otherwise
+ * `undefined`, and idNumberTexts reads the body. `body` must be a JSON object whose `id` is a number.
+ */
+export function soleIdNumberText(body: string): string | undefined {
+  const key = body.indexOf('"id"');
+  if (key === -1 || body.indexOf('"id"', key + 4) !== -1 || body.includes('\\')) return undefined;
+  const start = skipSpace(body, skipSpace(body, key + 4) + 1); // past ':'
+  return body.slice(start, endOfScalar(body, start));
+}
+
+/**
  * Whether the number `text` (a JSON number) comes back with the value it has: false when its
  * double is not finite, is an integer beyond ±(2^53-1), or is written back as another number.
  * Its spelling may change (`1.0` comes back `1`, `1E3` `1000`); its value, sign included, not.

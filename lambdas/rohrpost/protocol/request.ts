@@ -1,4 +1,4 @@
-import { echoesExactly, idNumberTexts } from './exact-numbers';
+import { echoesExactly, idNumberTexts, soleIdNumberText } from './exact-numbers';
 import type { JsonValue } from './message';
 
 /** A validated rohrpost request: an object with `type` and `id` (PROTOCOL.md §1). */
@@ -52,7 +52,7 @@ export function parseFrame(body: string | undefined): ParsedFrame {
   if (!Object.hasOwn(value, 'type')) return { ok: false, error: ProtocolErrors.missingType };
   if (!Object.hasOwn(value, 'id')) return { ok: false, error: ProtocolErrors.missingId };
   const request = value as RohrpostRequest;
-  if (holdsNumber(request.id) && !idNumberTexts(body).every(echoesExactly)) {
+  if (holdsNumber(request.id) && !idNumbersEchoExactly(request.id, body)) {
     return { ok: false, error: ProtocolErrors.inexactId };
   }
   return { ok: true, request, typeName: typeNameOf(request.type) };
@@ -83,6 +83,12 @@ function nestedDeeperThan(value: unknown, levels: number): boolean {
     if (typeof child === 'object' && child !== null && nestedDeeperThan(child, levels - 1)) return true;
   }
   return false;
+}
+
+/** Whether every number of the id comes back as the client wrote it; a plain number id is found quickly. */
+function idNumbersEchoExactly(id: JsonValue, body: string): boolean {
+  const text = typeof id === 'number' ? soleIdNumberText(body) : undefined;
+  return text !== undefined ? echoesExactly(text) : idNumberTexts(body).every(echoesExactly);
 }
 
 /** Whether a JSON value is or contains a number: only then is the request's text read again. */
