@@ -107,6 +107,8 @@ export class Gateway implements ManagedConnections {
   private readonly connections = new Map<string, LiveConnection>();
   private readonly disconnecting = new Set<Promise<void>>();
   private functions: GatewayFunctions | undefined;
+  /** Set by `stop`: from then on no handshake succeeds, so that reconnecting clients cannot keep it waiting. */
+  private stopping = false;
   private readonly postFailures = new PostFailures();
   private readonly signatures = localSignatureVerifier('execute-api');
   private readonly connectionRate: ConnectionRate;
@@ -167,6 +169,9 @@ export class Gateway implements ManagedConnections {
 
   /** Closes every connection (their `$disconnect` runs) and the server. */
   async stop(): Promise<void> {
+    this.stopping = true;
+    // No new connections from here on; the callback runs once every one of them has ended.
+    const unlistened = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const sockets = [...this.connections.values()].map((connection) => connection.socket);
     const closed = Promise.all(
       sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve))),
@@ -178,10 +183,8 @@ export class Gateway implements ManagedConnections {
     await closed;
     await within(5_000, Promise.all([...this.disconnecting]));
     this.sockets.close();
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    this.server.closeAllConnections();
+    await unlistened;
   }
 
   // ManagedConnections: the management API's view of the live connections.
@@ -228,7 +231,7 @@ export class Gateway implements ManagedConnections {
     const { reporter } = this.options;
     if (!this.isWebSocketPath(request.url)) return refuseHandshake(socket, 403);
     const functions = this.functions;
-    if (!functions) return refuseHandshake(socket, 503);
+    if (!functions || this.stopping) return refuseHandshake(socket, 503);
     if (!this.connectionRate.take()) {
       reporter.refused(429, `over ${this.options.limits.newConnectionsPerSecond} new connections a second`);
       return refuseHandshake(socket, 429);
@@ -265,8 +268,10 @@ export class Gateway implements ManagedConnections {
       reporter.refused(status, 'by $connect');
       return refuseHandshake(socket, status);
     }
-    if (socket.destroyed) {
-      // The client left while $connect ran: API Gateway still reports the disconnect.
+    if (socket.destroyed || this.stopping) {
+      // The client left, or the gateway began to stop, while $connect ran: the disconnect is
+      // still reported, as API Gateway reports it.
+      if (!socket.destroyed) refuseHandshake(socket, 503);
       this.trackDisconnect(functions, connection, handshake, { code: 1006, reason: '' });
       return;
     }

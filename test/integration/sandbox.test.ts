@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
+import { WebSocket as WebSocketClient } from 'ws';
 import { defineConfig } from '../../lambdas/rohrpost/config';
 import type { Sandbox } from '../../sandbox/sandbox';
 import { startSandbox } from '../../sandbox/sandbox';
@@ -384,6 +385,41 @@ describe('stopping the sandbox', () => {
     expect((await socket.closed).code).toBe(1001);
     expect(reporter.lines).toContain(`invoked $disconnect ${data.connectionId} 200`);
     expect(reporter.lines.filter((line) => line.startsWith('failed'))).toEqual([]);
+  });
+  test('ends even while a client reconnects each time it is closed, and accepts none of its new connections', async () => {
+    const sandbox = await startSandbox({
+      config: defineConfig({ websocket: { entry: join(fixtures, 'websocket.ts') } }),
+      port: 0,
+      dynamodb: { endpoint: testDynamoDbEndpoint() },
+      tablePrefix: uniquePrefix(),
+      reporter: recordingReporter(),
+    });
+    // As a browser tab's client does: a new connection as soon as the last one closes.
+    const opened: WebSocketClient[] = [];
+    const attempts: Array<Promise<string>> = [];
+    let stopped = false;
+    const connect = () => {
+      const socket = new WebSocketClient(sandbox.websocketUrl);
+      attempts.push(
+        new Promise((resolve) => {
+          socket.once('open', () => (opened.push(socket), resolve('open')));
+          socket.once('unexpected-response', (_request, response) =>
+            resolve(`refused ${response.statusCode}`),
+          );
+          socket.once('error', (error) => resolve(`error ${(error as NodeJS.ErrnoException).code}`));
+        }),
+      );
+      socket.once('close', () => void (!stopped && connect()));
+    };
+    connect();
+    await eventually(() => opened.length === 1);
+    await sandbox.stop();
+    stopped = true;
+    const outcomes = await Promise.all(attempts);
+    expect(outcomes[0]).toBe('open');
+    expect(outcomes.length).toBeGreaterThan(1);
+    expect(outcomes.slice(1).filter((outcome) => outcome === 'open')).toEqual([]);
+    for (const socket of opened) socket.terminate();
   });
 });
 
