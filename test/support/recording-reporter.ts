@@ -47,25 +47,3 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
-
-/**
- * Waits until `predicate` holds, for work whose length grows with the machine's load (thousands
- * of deliveries): it fails only when `progress` (a count of what is done) has stood still for the
- * hang guard, not when the whole takes longer than it.
- */
-export async function eventuallyWhileMoving(
-  predicate: () => boolean,
-  progress: () => number,
-  { pollMs = 50 }: { pollMs?: number } = {},
-): Promise<void> {
-  let seen = progress();
-  let movedAt = Date.now();
-  while (!predicate()) {
-    const done = progress();
-    if (done !== seen) [seen, movedAt] = [done, Date.now()];
-    else if (Date.now() - movedAt > WAIT_GUARD_MS) {
-      throw new Error(`nothing moved for ${WAIT_GUARD_MS} ms (a hang guard), at ${done} done`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
