@@ -12,12 +12,12 @@
  *   npm run bench:cold-start
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { deploymentPlan, environmentOf, plannedFunction, SDK_CHUNK } from '../lambdas/rohrpost/deploy';
 import config from '../rohrpost.config';
 import { childPhase, runBenchmark } from './deadline';
-import { formatNumber, median, printTable } from './stats';
+import { formatNumber, machineLoad, median, printTable } from './stats';
 
 const RUNS = 15;
 const TARGET_MS = 10;
@@ -75,20 +75,21 @@ const SYNTH_DEADLINE_MS = 120_000;
 const PROBE_DEADLINE_MS = 10_000;
 
 /** NODE_OPTIONS as the deployment plan gives the websocket function; the names it is told do not matter here. */
-function deployedNodeOptions(): string[] {
+function deployedNodeOptions(): string {
   const environment = environmentOf(plannedFunction(deploymentPlan(config), 'websocket'), {
     managementEndpoint: 'https://example.invalid/prod',
     tableName: (id) => id,
     queueUrl: (id) => id,
     metricsNamespace: 'bench',
   });
-  return environment.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? [];
+  return environment.NODE_OPTIONS ?? '';
 }
 
 interface Variant {
   readonly name: string;
   readonly bundle: string;
-  readonly nodeOptions: readonly string[];
+  /** NODE_OPTIONS, as Lambda passes them: in the environment. */
+  readonly nodeOptions: string;
   readonly probes: Probe[];
 }
 
@@ -102,8 +103,7 @@ async function probe(variant: Variant, run: number): Promise<void> {
       PATH: process.env.PATH,
       AWS_REGION: 'eu-central-1',
       AWS_LAMBDA_FUNCTION_NAME: 'bench',
-      // As Lambda passes them: in the environment.
-      ...(variant.nodeOptions.length > 0 && { NODE_OPTIONS: variant.nodeOptions.join(' ') }),
+      ...(variant.nodeOptions && { NODE_OPTIONS: variant.nodeOptions }),
     },
   );
   variant.probes.push(JSON.parse(output.trim().split('\n').at(-1)!) as Probe); // after the ping's metric line
@@ -129,8 +129,8 @@ async function main(): Promise<void> {
     const sdkKb = readFileSync(join(dirname(asset), SDK_CHUNK)).length / 1024;
 
     const deployed = deployedNodeOptions();
-    const mapped = ['--enable-source-maps'];
-    const variant = (name: string, bundle: string, nodeOptions: readonly string[]): Variant => ({
+    const mapped = '--enable-source-maps';
+    const variant = (name: string, bundle: string, nodeOptions: string): Variant => ({
       name,
       bundle,
       nodeOptions,
@@ -142,11 +142,11 @@ async function main(): Promise<void> {
       emptyMapped: variant('the empty bundle, --enable-source-maps', empty, mapped),
       mapped: variant('the websocket function, --enable-source-maps', asset, mapped),
     };
-    const load1Before = loadavg()[0]!;
+    const loadBefore = machineLoad();
     for (let run = 0; run < RUNS; run++) {
       for (const each of Object.values(variants)) await probe(each, run);
     }
-    const load1After = loadavg()[0]!;
+    const loadAfter = machineLoad();
 
     const ms = (value: number) => `${formatNumber(value, 1)} ms`;
     const beyond = (fn: Variant, emptyBundle: Variant) =>
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
       `websocket function cold start: index.js of the synthesized asset (${formatNumber(sizeKb)} KB, its source map ${formatNumber(mapKb)} KB; the SDK's file ${formatNumber(sdkKb)} KB), median of ${RUNS} processes each`,
       [
         [
-          `as deployed (NODE_OPTIONS: ${deployed.join(' ') || 'none'}): load beyond the empty bundle`,
+          `as deployed (NODE_OPTIONS: ${deployed || 'none'}): load beyond the empty bundle`,
           `${ms(beyond(asDeployed, emptyDeployed))} (target: within ${TARGET_MS} ms)`,
         ],
         [
@@ -186,10 +186,7 @@ async function main(): Promise<void> {
           'as deployed against --enable-source-maps',
           `load ${ms(medianOf(asDeployed, 'load') - medianOf(withMaps, 'load'))}, first logged error ${ms(medianOf(asDeployed, 'failed') - medianOf(withMaps, 'failed'))}`,
         ],
-        [
-          'machine load (1 min)',
-          `${formatNumber(load1Before, 2)} before the probes, ${formatNumber(load1After, 2)} after`,
-        ],
+        ['machine load (1 min)', `${loadBefore} before the probes, ${loadAfter} after`],
       ],
     );
     if (!asDeployed.probes.every((probe) => probe.mappedStack)) process.exitCode = 1;

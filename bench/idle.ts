@@ -18,13 +18,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { startDynamoDbLocal } from '../sandbox/dynamodb-local';
 import { phase, runBenchmark, startPhase } from './deadline';
-import { formatNumber, printTable } from './stats';
+import { formatNumber, machineLoad, printTable } from './stats';
 
 const ROOT = join(__dirname, '..');
 /** DynamoDB Local, the tables and the functions' bundles: 2-3 s on a quiet machine. */
@@ -196,10 +195,8 @@ async function burst(url: string, name: string): Promise<void> {
 
 const percent = (value: number) => `${formatNumber(value, 2)} %`;
 const megabytes = (value: number) => `${formatNumber(value)} MB`;
-const load1 = () => formatNumber(loadavg()[0]!, 2);
-
 async function idleCpu(): Promise<void> {
-  const loadBefore = load1();
+  const loadBefore = machineLoad();
   const alone = await startPhase(
     'DynamoDB Local start',
     START_DEADLINE_MS,
@@ -227,7 +224,7 @@ async function idleCpu(): Promise<void> {
         'beside it: DynamoDB Local alone, nothing polling it',
         baseline ? `${percent(baseline.percent)}, ${megabytes(baseline.rss)}` : 'its java was not found',
       ],
-      ['machine load (1 min)', `${loadBefore} before, ${load1()} after`],
+      ['machine load (1 min)', `${loadBefore} before, ${machineLoad()} after`],
     ]);
   } finally {
     if (sandbox) await stopCli(sandbox);
@@ -236,7 +233,7 @@ async function idleCpu(): Promise<void> {
 }
 
 async function rssAfterBursts(): Promise<void> {
-  const loadBefore = load1();
+  const loadBefore = machineLoad();
   // No connection quota: the bursts come faster than API Gateway's 500 a second allows.
   const sandbox = await startCliInTime([
     '--quiet',
@@ -270,7 +267,7 @@ async function rssAfterBursts(): Promise<void> {
       sleep(IDLE_TIMEOUT_S * 1000 + SETTLE_MS),
     );
     sample(`${IDLE_TIMEOUT_S + SETTLE_MS / 1000} s later: idle instances shut down`);
-    rows.push(['machine load (1 min)', `${loadBefore} before, ${load1()} after`]);
+    rows.push(['machine load (1 min)', `${loadBefore} before, ${machineLoad()} after`]);
     printTable(
       `sandbox RSS, node and java, around ${BURSTS} bursts of ${formatNumber(CONNECTIONS)} connections (connect, ping, close), ` +
         `--function-idle-timeout ${IDLE_TIMEOUT_S}, each sampled ${SETTLE_MS / 1000} s after`,

@@ -7,7 +7,6 @@
  *
  *   npm run bench:sandbox                # add -- --profile for where the gateway's main thread spends its time
  */
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import config from '../rohrpost.config';
 import { startSandbox } from '../sandbox/sandbox';
@@ -16,7 +15,7 @@ import type { RunningDaphne } from './daphne';
 import { daphneSettings, startDaphne } from './daphne';
 import { childPhase, phase, runBenchmark, startPhase } from './deadline';
 import type { PingLoadResult } from './ping-load';
-import { formatNumber, median, percentile, printTable } from './stats';
+import { formatNumber, machineLoad, median, percentile, printTable } from './stats';
 
 const CONNECTIONS = 50;
 const PINGS = 200;
@@ -104,8 +103,6 @@ function rows(f: Figures): Array<readonly [string, string]> {
   ];
 }
 
-const load1 = () => formatNumber(loadavg()[0]!, 2);
-
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const profile = process.argv.includes('--profile');
@@ -118,7 +115,7 @@ async function main(): Promise<void> {
   }
 
   const python = daphneSettings();
-  const loadBefore = load1();
+  const loadBefore = machineLoad();
   const sandbox = await startSandboxInTime();
   let daphne: RunningDaphne | undefined;
   try {
@@ -138,7 +135,7 @@ async function main(): Promise<void> {
       sandboxRounds.push(await load(sandbox.websocketUrl, `sandbox load, round ${i + 1}`));
       if (daphne) daphneRounds.push(await load(daphne.url, `Daphne load, round ${i + 1}`));
     }
-    const loadAfter = load1();
+    const loadAfter = machineLoad();
 
     const ours = figures(sandboxRounds);
     printTable(`sandbox, closed-loop ping: ${CONNECTIONS} connections x ${PINGS} pings, ${ROUNDS} rounds`, [

@@ -1,4 +1,8 @@
 /** Small helpers the benchmarks share: statistics and aligned output. */
+import { loadavg } from 'node:os';
+
+/** The machine's load average over the last minute, as a bench prints it beside its figures. */
+export const machineLoad = (): string => formatNumber(loadavg()[0]!, 2);
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50);

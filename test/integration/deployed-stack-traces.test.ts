@@ -21,15 +21,9 @@ const fixture = join(__dirname, '../fixtures/app/websocket.ts');
  * names the TypeScript file and line it was thrown at, not the minified bundle's.
  */
 describe('a stack trace logged by a deployed function', () => {
-  let outdir: string | undefined;
-
-  afterAll(() => {
-    if (outdir) rmSync(outdir, { recursive: true, force: true });
-  });
-
   test("names the handler's TypeScript source line", async () => {
-    const { app } = synthesize(defineConfig({ websocket: { entry: fixture } }), { bundle: true });
-    outdir = app.outdir;
+    // synthesize removes the assembly after this file.
+    const { outdir } = synthesize(defineConfig({ websocket: { entry: fixture } }), { bundle: true }).app;
     const fn = assemblyFunctions(outdir, 'Rohrpost').find(
       (candidate) => candidate.constructId === 'WebSocket',
     )!;

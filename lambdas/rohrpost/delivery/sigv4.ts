@@ -1,4 +1,5 @@
 import { nodeCrypto } from '../protocol/node-crypto';
+
 /** AWS credentials, as the SDK's credential providers resolve them. */
 export interface SigningCredentials {
   readonly accessKeyId: string;

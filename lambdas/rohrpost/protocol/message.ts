@@ -1,4 +1,5 @@
 import { nodeCrypto } from './node-crypto';
+
 /** Any value JSON can carry. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 

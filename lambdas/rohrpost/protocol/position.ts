@@ -1,4 +1,5 @@
 import { nodeCrypto } from './node-crypto';
+
 /**
  * A place in a group's history: the `seq` of a message (or of the latest one) and the `epoch`
  * that `seq` counts in. A new epoch means the group's history was lost and counting restarted.
