@@ -20,6 +20,7 @@ import {
   WebSocketMetrics,
 } from '../lambdas/rohrpost/metric-names';
 import type { MessageMetrics } from '../lambdas/rohrpost/metrics';
+import { parseFrame } from '../lambdas/rohrpost/protocol/request';
 import type { WebSocketHandlerOptions } from '../lambdas/rohrpost/runtime/websocket-handler';
 import { createWebSocketHandler } from '../lambdas/rohrpost/runtime/websocket-handler';
 import { handler } from '../lambdas/websocket';
@@ -88,6 +89,14 @@ export const SUBJECTS = {
     (async (input) => {
       const request = JSON.parse(input.body!) as { id: unknown; data: unknown };
       return Promise.resolve({ body: JSON.stringify({ id: request.id, type: 'pong', data: request.data }) });
+    }) satisfies Subject,
+  /** The floor with the checks of PROTOCOL.md §2 (required fields, depth, exact ids) in place of the bare parse. */
+  checkedFloor: () =>
+    (async (input) => {
+      const parsed = parseFrame(input.body);
+      if (!parsed.ok) throw new Error(parsed.error);
+      const { id, data } = parsed.request;
+      return Promise.resolve({ body: JSON.stringify({ id, type: 'pong', data }) });
     }) satisfies Subject,
   powertoolsMetrics: variant({ metrics: powertoolsMessageMetrics() }),
   contextAtOnce: variant({ logger: loggerGivenContextAtOnce() }),

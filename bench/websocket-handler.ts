@@ -5,7 +5,7 @@
  * each subject in turn within a round, each in a process of its own (handler-subjects.ts says
  * why). Beside it, in the same run:
  * - the floor: an async function that only parses the frame and serialises the reply, the
- *   least any handler must do;
+ *   least any handler must do; and the floor with the protocol's checks of a frame;
  * - the handler without its metric line, and without logs' invocation context either: what
  *   each part costs;
  * - the alternatives to each part: Powertools' Metrics writing the same line, and Powertools'
@@ -167,6 +167,8 @@ async function main(): Promise<void> {
       'parse, check, route, reply',
       `${cost('bare', 'floor')} beyond the floor's ${formatNumber(micros('floor'), 2)} µs`,
     ],
+    ['  the checks of PROTOCOL.md §2 (fields, depth, exact id)', cost('checkedFloor', 'floor')],
+    ["  routing, the handler's context, the reply", cost('bare', 'checkedFloor')],
     [
       "logs' invocation context",
       `${cost('withoutMetrics', 'bare')} (Powertools gets it when a line is written)`,

@@ -147,6 +147,12 @@ describe('PROTOCOL.md §3: the built-in ping', () => {
     ['the last of two ids counts, as for JSON.parse', '{"id": 7, "type": "ping", "id": 1e-400}', false],
     ['an escaped key is the id', '{"\\u0069d": 1e-400, "type": "ping"}', false],
     ['an id deeper in the message is not the id', '{"data": {"id": 1e-400}, "id": 7, "type": "ping"}', true],
+    ['a key ending in "id" is not the id', '{"paid": 7, "id": 1e-400, "type": "ping"}', false],
+    [
+      'a key ending in "id" after the id is not the id',
+      '{"id": 1e-400, "type": "ping", "data": {"said": 7}}',
+      false,
+    ],
     [
       'strings before the id may hold quotes and brackets',
       '{"type": "ping", "data": ["a \\"} ] 1e-400", {"x": "\\\\"}], "id": 1e-400}',
@@ -169,6 +175,9 @@ describe('PROTOCOL.md §3: the built-in ping', () => {
     expect(await send(`{"id": 1, "type": "ping", "data": {"x": ${nested(98)}}}`)).toBe(
       `{"id":1,"type":"pong","data":{"x":${nested(98)}}}`,
     );
+    // The shortest text nested too deep, and one level less: depth is checked before the object.
+    expect(await send(nested(101))).toBe('{"error":"Message nested deeper than 100 levels."}');
+    expect(await send(nested(100))).toBe('{"error":"Expected a JSON object as message."}');
   });
 
   test('a reply over 128 KB, which API Gateway would not deliver, is answered with an error the client can match', async () => {

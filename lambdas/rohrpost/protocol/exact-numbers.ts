@@ -21,10 +21,23 @@ export function idNumberTexts(body: string): string[] {
  * `undefined`, and idNumberTexts reads the body. `body` must be a JSON object whose `id` is a number.
  */
 export function soleIdNumberText(body: string): string | undefined {
-  const key = body.indexOf('"id"');
-  if (key === -1 || body.indexOf('"id"', key + 4) !== -1 || body.includes('\\')) return undefined;
+  if (body.includes('\\')) return undefined;
+  const key = idKeyAt(body, 0);
+  if (key === -1 || idKeyAt(body, key + 4) !== -1) return undefined;
   const start = skipSpace(body, skipSpace(body, key + 4) + 1); // past ':'
   return body.slice(start, endOfScalar(body, start));
+}
+
+/**
+ * Where the next `"id"` of a body without backslashes starts, or -1. It searches for `id"` and
+ * looks back for the quote: V8 searches for a pattern by its first character, and `"`, common
+ * in JSON, makes a search for `"id"` several times slower than one for `id"`.
+ */
+function idKeyAt(body: string, from: number): number {
+  for (let at = body.indexOf('id"', from + 1); at !== -1; at = body.indexOf('id"', at + 3)) {
+    if (body.charCodeAt(at - 1) === QUOTE) return at - 1;
+  }
+  return -1;
 }
 
 /**
@@ -130,6 +143,7 @@ function skipSpace(text: string, start: number): number {
   return at;
 }
 
+const QUOTE = 34;
 /** JSON's whitespace: space, tab, line feed, carriage return. */
 const isSpace = (code: number) => code === 32 || code === 9 || code === 10 || code === 13;
 /** What ends a number or literal: `,` `}` `]` `:` or whitespace. */

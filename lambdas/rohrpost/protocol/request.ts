@@ -12,6 +12,8 @@ export interface RohrpostRequest {
 
 /** How deeply a message may nest arrays and objects, itself being the first level. */
 export const MAX_NESTING = 100;
+/** The shortest text nested deeper: an opening and a closing bracket per level. Shorter frames need no walk. */
+const SHORTEST_TOO_DEEP = 2 * (MAX_NESTING + 1);
 
 /** The exact error texts of PROTOCOL.md §2; clients match on them. */
 export const ProtocolErrors = {
@@ -45,7 +47,9 @@ export function parseFrame(body: string | undefined): ParsedFrame {
   } catch (error) {
     return { ok: false, error: ProtocolErrors.invalidJson((error as Error).message) };
   }
-  if (nestedDeeperThan(value, MAX_NESTING)) return { ok: false, error: ProtocolErrors.tooDeep };
+  if (body.length >= SHORTEST_TOO_DEEP && nestedDeeperThan(value, MAX_NESTING)) {
+    return { ok: false, error: ProtocolErrors.tooDeep };
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, error: ProtocolErrors.notAnObject };
   }

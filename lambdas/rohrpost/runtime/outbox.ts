@@ -7,6 +7,8 @@ export type OutboxResult =
   | { readonly delivered: true; readonly routeResponse?: string }
   | { readonly delivered: false; readonly reason: 'gone' | 'failed'; readonly error: unknown };
 
+const DELIVERED: OutboxResult = Object.freeze({ delivered: true });
+
 /**
  * The messages one invocation sends on its own connection. Each message but the last goes out
  * through PostToConnection as soon as the next one is queued, one after the other; the last
@@ -17,7 +19,8 @@ export type OutboxResult =
  * at once and logged as an error: Lambda may freeze the instance before it goes out.
  */
 export class Outbox {
-  private held: { payload: string; close: boolean } | undefined;
+  /** The last message queued: the route response, unless another is queued or it closes the connection (`closed`). */
+  private heldPayload: string | undefined;
   private work: Promise<void> | undefined;
   private failure: { error: unknown } | undefined;
   private closed = false;
@@ -39,8 +42,8 @@ export class Outbox {
     }
     this.closed = close;
     if (this.finished) return this.sendLate(payload, close);
-    if (this.held) this.post(this.held.payload);
-    this.held = { payload, close };
+    if (this.heldPayload !== undefined) this.post(this.heldPayload);
+    this.heldPayload = payload;
   }
 
   /**
@@ -49,14 +52,15 @@ export class Outbox {
    */
   finish(): OutboxResult | Promise<OutboxResult> {
     this.finished = true;
-    const last = this.held;
-    this.held = undefined;
-    if (last?.close) {
-      // The route response would arrive after the close: post the message, then close.
-      this.post(last.payload);
-      this.chain(() => this.connections().close(this.connectionId));
+    const last = this.heldPayload;
+    this.heldPayload = undefined;
+    if (last === undefined || !this.closed) {
+      return this.work ? this.settled().then(() => this.outcome(last)) : this.outcome(last);
     }
-    return this.work ? this.settled().then(() => this.outcome(last)) : this.outcome(last);
+    // The route response would arrive after the close: post the message, then close.
+    this.post(last);
+    this.chain(() => this.connections().close(this.connectionId));
+    return this.settled().then(() => this.outcome(undefined));
   }
 
   /** Waits for the posts, those queued while waiting included. */
@@ -86,12 +90,13 @@ export class Outbox {
       });
   }
 
-  private outcome(last: { payload: string; close: boolean } | undefined): OutboxResult {
+  /** `routeResponse`: the last message, unless it closed the connection and was posted. */
+  private outcome(routeResponse: string | undefined): OutboxResult {
     if (this.failure) {
       const { error } = this.failure;
       return { delivered: false, reason: error instanceof ConnectionGoneError ? 'gone' : 'failed', error };
     }
-    return last && !last.close ? { delivered: true, routeResponse: last.payload } : { delivered: true };
+    return routeResponse === undefined ? DELIVERED : { delivered: true, routeResponse };
   }
 
   private post(payload: string): void {
