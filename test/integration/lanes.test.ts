@@ -194,6 +194,44 @@ describe('lanes of big groups', () => {
     expect(connections.posts).toBe(600);
   });
 
+  test('a lane posts to the first page of members while it reads the next; the watermark moves once all are counted', async () => {
+    const name = group();
+    const members = connectionIds(30);
+    await place(name, 1);
+    await lanes().createLanes(name);
+    await Promise.all(members.map((id) => membership().join(name, id)));
+    const [position] = await place(name, 1);
+    const events: string[] = [];
+    const connections = new RecordingConnections();
+    const paged = new DynamoDbMembershipStore(db, membershipTable, {
+      lanes: true,
+      firstPageSize: 10,
+      shardPageSize: 10,
+    });
+    const shardMembers = paged.shardMembers.bind(paged);
+    paged.shardMembers = async function* (...args) {
+      for await (const page of shardMembers(...args)) {
+        events.push(`page of ${page.length}`);
+        yield page;
+        // Turns of the event loop for the page's first post to go out, if it is going to.
+        for (let turn = 0; turn < 1_000 && connections.posts === 0; turn++) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        events.push(
+          `${connections.posts > 0 ? 'posted' : 'nothing posted'}; watermark ${(await lanes().watermark(name, 0))?.seq}`,
+        );
+      }
+    };
+
+    const wake = { kind: 'deliver' as const, group: name, shard: 0, ...position! };
+    await runLane(wake, laneOptions(connections, { membership: paged }));
+    // The group's own partition holds its layout item too: a first page of 9 members.
+    expect(events.slice(0, 2)).toEqual(['page of 9', 'posted; watermark 1']);
+    expect(events.length).toBeGreaterThan(4);
+    for (const id of members) expect(connections.seqs(id)).toEqual([2]);
+    expect(await lanes().watermark(name, 0)).toEqual(position);
+  });
+
   test('a failing member is left behind for the run, a gone one removed from its groups; the others get everything', async () => {
     const name = group();
     const [failing, gone, ...others] = connectionIds(12);
@@ -257,6 +295,68 @@ describe('lanes of big groups', () => {
     expect(state.layout?.shards).toBe(2);
     await Promise.all(late.map((id) => stale.join(name, id, state.layout)));
     expect(await membersOf(name)).toEqual([...members.filter((id) => id !== mover), ...late].sort());
+  });
+
+  test("a split records each shard's members with its lane, each run records them again, and a larger shard's lane goes faster in proportion", async () => {
+    const name = group();
+    const members = connectionIds(400);
+    await place(name, 1);
+    const layout = await lanes().createLanes(name);
+    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+
+    /** A pacer that lets everything through and remembers what each post cost. */
+    class CostRecordingPacer extends Pacer {
+      readonly costs: number[] = [];
+      override take(cost = 1): Promise<void> {
+        this.costs.push(cost);
+        return Promise.resolve();
+      }
+    }
+    const runLanes = async (shards: number[], seq: GroupPosition) =>
+      Promise.all(
+        shards.map(async (shard) => {
+          const pacer = new CostRecordingPacer({ rate: 1 });
+          const connections = new RecordingConnections();
+          await runLane({ kind: 'deliver', group: name, shard, ...seq }, laneOptions(connections, { pacer }));
+          return { pacer, connections };
+        }),
+      );
+    const sizesRecorded = async () =>
+      [...(await lanes().laneMarks(name))].sort(([a], [b]) => a - b).map(([, mark]) => mark.size);
+
+    // One lane: it counts its shard at its first run, and its pace is its share's.
+    const [first] = await place(name, 1);
+    const [alone] = await runLanes([0], first!);
+    expect(new Set(alone!.pacer.costs)).toEqual(new Set([1]));
+    expect(await sizesRecorded()).toEqual([{ members: 400, shards: 1 }]);
+
+    await splitShards(
+      { kind: 'split', group: name, version: layout.version },
+      laneOptions(new RecordingConnections()),
+    );
+    const own = [0, 1].map((shard) => members.filter((id) => shardOf(id, 2) === shard).length);
+    expect(own[0]).not.toBe(own[1]);
+    expect(await sizesRecorded()).toEqual(own.map((count) => ({ members: count, shards: 2 })));
+
+    // The first run after the split goes at each shard's pace: its size over the average's.
+    const [second] = await place(name, 1);
+    const average = (own[0]! + own[1]!) / 2;
+    const runs = await runLanes([0, 1], second!);
+    for (const [shard, { pacer, connections }] of runs.entries()) {
+      expect(connections.posts).toBe(own[shard]);
+      expect(new Set(pacer.costs).size).toBe(1);
+      expect(pacer.costs[0]).toBeCloseTo(average / own[shard]!, 10);
+    }
+
+    // A run counts again: a member who left is no longer counted.
+    const leaver = members.find((id) => shardOf(id, 2) === 1)!;
+    await membership().leave(name, leaver);
+    const [third] = await place(name, 1);
+    await runLanes([0, 1], third!);
+    expect(await sizesRecorded()).toEqual([
+      { members: own[0], shards: 2 },
+      { members: own[1]! - 1, shards: 2 },
+    ]);
   });
 
   test('a lane made by a split waits for the lane it came from, and a second split for both lanes to catch up', async () => {

@@ -27,6 +27,18 @@ describe('Pacer', () => {
     expect(clock()).toBeCloseTo(1000, 0);
   });
 
+  test('a request of cost c takes c slots: at cost 1/2 twice the rate, at cost 2 half of it', async () => {
+    for (const [cost, milliseconds] of [
+      [0.5, 500],
+      [2, 2000],
+    ] as const) {
+      const { pacer, clock } = pacerAt(100, 1);
+      await pacer.take(cost);
+      for (let i = 0; i < 100; i++) await pacer.take(cost);
+      expect(clock()).toBeCloseTo(milliseconds, 0);
+    }
+  });
+
   test('requests that ask together wait in the order they asked', async () => {
     const { pacer } = pacerAt(10, 1);
     const order: number[] = [];

@@ -2,14 +2,15 @@ import type { Connections } from '../delivery/connections';
 import { ConnectionGoneError } from '../delivery/connections';
 import type { GoneConnections } from '../delivery/fan-out';
 import type { LaneWake } from '../delivery/lane-messages';
+import { paceFactor } from '../delivery/lane-pace';
 import type { LaneQueue } from '../delivery/lane-queue';
 import type { Limiter } from '../delivery/limiter';
 import type { Pacer } from '../delivery/pacer';
 import { isThrottling, PostTally } from '../delivery/post-tally';
 import type { Logger } from '../logger';
-import type { LaneMessage, LaneStore, Watermark } from '../storage/lane-store';
+import type { LaneMark, LaneMessage, LaneStore, Watermark } from '../storage/lane-store';
 import type { ShardedMembership } from '../storage/membership';
-import type { ShardLayout } from '../storage/shard-layout';
+import type { ShardLayout, ShardSize } from '../storage/shard-layout';
 import { deliveryOf, parentLane, shardOf } from '../storage/shard-layout';
 
 /**
@@ -98,7 +99,8 @@ export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Pro
     });
     return idle;
   }
-  const watermark = await lanes.watermark(wake.group, wake.shard);
+  const marks = await lanes.laneMarks(wake.group);
+  const watermark = marks.get(wake.shard)?.watermark;
   const start = watermark?.epoch === wake.epoch ? watermark.seq : 0;
   // Up to the head: the wake-ups of the messages placed since come to a lane with little left to do.
   const to = head?.epoch === wake.epoch ? Math.max(wake.seq, head.seq) : wake.seq;
@@ -106,11 +108,7 @@ export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Pro
   await waitForParent(wake, layout, start, options);
   const run = { ...wake, seq: to };
 
-  const [messages, members] = await Promise.all([
-    lanes.messages(wake.group, wake.epoch, start + 1, to),
-    collect(membership.shardMembers(wake.group, wake.shard)),
-  ]);
-  await splitWhenFull(wake, layout, members, options);
+  const messages = await lanes.messages(wake.group, wake.epoch, start + 1, to);
   const missing = to - start - messages.length;
   if (missing > 0) {
     logger.warn('Messages the lane should send are no longer in the history: members recover them', {
@@ -125,8 +123,11 @@ export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Pro
     run,
     layout,
     messages,
-    members,
-    watermark,
+    {
+      watermark,
+      pace: paceFromMarks(wake.shard, layout.shards, marks),
+      counted: (own) => splitWhenFull(wake, layout, own, options),
+    },
     options,
     posts,
   );
@@ -159,12 +160,10 @@ async function waitForParent(
 async function splitWhenFull(
   wake: LaneWake,
   layout: ShardLayout,
-  members: readonly string[],
+  own: number,
   { queue, settings, logger }: LaneDeliveryOptions,
 ): Promise<void> {
   if (layout.splittingTo !== undefined || layout.shards * 2 > settings.maxShards) return;
-  // A split copies members and leaves them where they were: count only this shard's own.
-  const own = members.filter((connectionId) => shardOf(connectionId, layout.shards) === wake.shard).length;
   if (own <= settings.shardSize) return;
   try {
     await queue.requestSplit(wake.group, layout.version);
@@ -181,37 +180,53 @@ async function splitWhenFull(
 }
 
 /**
- * Sends each message to its recipients, every member's messages in order, and moves the
- * watermark past each message once all its recipients are done; returns how many members were
- * left behind, and why the first was.
+ * The lane's pace factor, from the sizes its group's lanes recorded at their last runs, its own
+ * included: posting starts with the first page of members, before this run has counted them.
+ */
+function paceFromMarks(shard: number, shards: number, marks: ReadonlyMap<number, LaneMark>): number {
+  const own = marks.get(shard)?.size;
+  if (own?.shards !== shards) return 1;
+  const sizes = new Map([...marks].map(([other, mark]) => [other, mark.size]));
+  return paceFactor(own.members, shard, shards, sizes);
+}
+
+/** Where a lane run starts and how fast it goes. */
+interface LaneStart {
+  readonly watermark: Watermark | undefined;
+  /** The factor on the lane's pace (lane-pace.ts). */
+  readonly pace: number;
+  /** Called with the shard's own members once all are read, while the posts go on. */
+  readonly counted: (own: number) => Promise<void>;
+}
+
+/**
+ * Sends each message to its recipients, every member's messages in order, from the first page
+ * of the shard's members on, and moves the watermark past each message once all its recipients
+ * are done; returns how many members were left behind, and why the first was.
  */
 async function deliver(
   wake: LaneWake,
   layout: ShardLayout,
   messages: readonly LaneMessage[],
-  members: readonly string[],
-  watermark: Watermark | undefined,
+  { watermark, pace, counted }: LaneStart,
   options: LaneDeliveryOptions,
   posts: PostTally,
 ): Promise<{ leftBehind: number; leftBehindFor?: string }> {
-  const { connections, pacer, limiter, goneConnections } = options;
-  const recipients = messages.map(({ seq }) => {
-    const delivery = deliveryOf(layout, wake.epoch, seq);
-    // A message the stream function delivered itself, before the group had lanes, is not the lane's.
-    if (!delivery.lanes) return new Set<string>();
-    return new Set(members.filter((connectionId) => shardOf(connectionId, delivery.shards) === wake.shard));
-  });
-  const pending = recipients.map((set) => set.size);
+  const { connections, pacer, limiter, goneConnections, membership } = options;
+  // Which shards each message went by; a message the stream function delivered itself, before
+  // the group had lanes, is not the lane's.
+  const deliveries = messages.map(({ seq }) => deliveryOf(layout, wake.epoch, seq));
+  const pending = messages.map(() => 0);
   const progress = new WatermarkProgress(wake, messages, watermark, pending, options);
+  const cost = 1 / pace;
   let leftBehind = 0;
   let leftBehindFor: string | undefined;
 
-  const sendAll = async (connectionId: string) => {
+  const sendAll = async (connectionId: string, mine: readonly number[]) => {
     let behind = false;
-    for (const [i, message] of messages.entries()) {
-      if (!recipients[i]!.has(connectionId)) continue;
+    for (const i of mine) {
       if (!behind && !goneConnections.has(connectionId)) {
-        behind = !(await post(connectionId, message.payload));
+        behind = !(await post(connectionId, messages[i]!.payload));
         if (behind) leftBehind++;
       }
       progress.done(i);
@@ -221,7 +236,7 @@ async function deliver(
     const release = await limiter.acquire();
     try {
       for (let paced = 1; ; paced++) {
-        await pacer.take();
+        await pacer.take(cost);
         try {
           await connections.post(connectionId, payload);
           posts.recordDelivered();
@@ -246,16 +261,43 @@ async function deliver(
     }
   };
 
-  await Promise.all(members.map(sendAll));
+  const sending: Array<Promise<void>> = [];
+  // A split copies members and leaves them where they were: count only this shard's own.
+  let own = 0;
+  try {
+    for await (const page of membership.shardMembers(wake.group, wake.shard)) {
+      for (const connectionId of page) {
+        if (shardOf(connectionId, layout.shards) === wake.shard) own++;
+        const mine: number[] = [];
+        for (const [i, delivery] of deliveries.entries()) {
+          if (delivery.lanes && shardOf(connectionId, delivery.shards) === wake.shard) mine.push(i);
+        }
+        for (const i of mine) pending[i]!++;
+        if (mine.length > 0) sending.push(sendAll(connectionId, mine));
+      }
+    }
+  } catch (error) {
+    // The run fails and is retried: its posts under way end first, so that none overtakes the retry's.
+    await Promise.all(sending);
+    throw error;
+  }
+  progress.counted({ members: own, shards: layout.shards });
+  await counted(own);
+  await Promise.all(sending);
   await progress.settled();
   return { leftBehind, ...(leftBehindFor && { leftBehindFor }) };
 }
 
-/** Moves the lane's watermark past each message once every recipient is done with it, in seq order. */
+/**
+ * Moves the lane's watermark past each message once every recipient is done with it, in seq
+ * order, from when the recipients are all counted.
+ */
 class WatermarkProgress {
   private next = 0;
   private writing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  /** The shard's size, once every member was read and counted in `pending`. */
+  private size: ShardSize | undefined;
 
   constructor(
     private readonly wake: LaneWake,
@@ -263,7 +305,11 @@ class WatermarkProgress {
     private current: Watermark | undefined,
     private readonly pending: number[],
     private readonly options: LaneDeliveryOptions,
-  ) {
+  ) {}
+
+  /** Every recipient is counted in `pending`: the watermark may move. */
+  counted(size: ShardSize): void {
+    this.size = size;
     this.advance();
   }
 
@@ -279,6 +325,7 @@ class WatermarkProgress {
   }
 
   private advance(): void {
+    if (!this.size) return;
     let reached = this.next;
     while (reached < this.messages.length && this.pending[reached] === 0) reached++;
     // Messages up to the wake-up's seq that the history lacks count as done once those before them are.
@@ -291,10 +338,11 @@ class WatermarkProgress {
     if (to === undefined || (this.current?.epoch === this.wake.epoch && this.current.seq >= to)) return;
     this.next = reached;
     const target = { epoch: this.wake.epoch, seq: to };
+    const size = this.size;
     this.writing = this.writing.then(async () => {
       if (this.failure) return;
       try {
-        await this.options.lanes.advance(this.wake.group, this.wake.shard, this.current, target);
+        await this.options.lanes.advance(this.wake.group, this.wake.shard, this.current, target, size);
         this.current = target;
       } catch (error) {
         this.failure = error as Error;
@@ -311,10 +359,4 @@ async function removeGone(connectionId: string, { membership, logger }: LaneDeli
     // Not a delivery failure: the membership's TTL removes it in the end.
     logger.warn('Could not remove a gone connection from its groups', { connectionId, error });
   }
-}
-
-async function collect(pages: AsyncIterable<string[]>): Promise<string[]> {
-  const all: string[] = [];
-  for await (const page of pages) all.push(...page);
-  return all;
 }

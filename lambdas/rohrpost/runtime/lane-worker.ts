@@ -65,8 +65,8 @@ function retryDelaySeconds(receiveCount: number): number {
  * `maxReceiveCount` SQS moves it to the lanes' dead-letter queue.
  *
  * Each instance paces its posts to its share of the account's budget (`postsPerSecond` over
- * `concurrency`, the most instances the event source runs), halves its pace on a 429 and
- * recovers it gradually.
+ * `concurrency`, the most instances the event source runs), times its lane's pace factor
+ * (lane-pace.ts), halves its pace on a 429 and recovers it gradually.
  */
 export function createLaneWorker(options: LaneWorkerOptions = {}) {
   const settings = options.settings ?? (() => laneSettings()!);

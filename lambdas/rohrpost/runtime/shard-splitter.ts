@@ -51,15 +51,16 @@ export async function splitShards(request: SplitRequest, options: ShardSplitterO
   }
   const startedAt = Date.now();
   const to = layout.splittingTo!;
-  const copied = await Promise.all(
+  const spreads = await Promise.all(
     Array.from({ length: layout.shards }, (_, shard) => membership.spread(request.group, shard, to)),
   );
-  const done = await lanes.finishSplit(request.group, layout);
+  const sizes = [...spreads.map((spread) => spread.kept), ...spreads.map((spread) => spread.moved)];
+  const done = await lanes.finishSplit(request.group, layout, sizes);
   logger.info('Split a group', {
     group: request.group,
     shards: done.shards,
     splitAt: done.splitAt,
-    copied: copied.reduce((sum, count) => sum + count, 0),
+    copied: spreads.reduce((sum, spread) => sum + spread.copied, 0),
     milliseconds: Date.now() - startedAt,
   });
 }
@@ -67,11 +68,8 @@ export async function splitShards(request: SplitRequest, options: ShardSplitterO
 /** Every lane has delivered up to the last split: none still needs the layout before it. */
 async function checkLanesCaughtUp(group: string, layout: ShardLayout, lanes: LaneStore): Promise<void> {
   if (layout.previousShards === 0) return;
-  const watermarks = await Promise.all(
-    Array.from({ length: layout.shards }, (_, shard) => lanes.watermark(group, shard)),
-  );
-  for (const [shard, watermark] of watermarks.entries()) {
-    if (watermark?.epoch !== layout.epoch) continue;
+  for (const [shard, { watermark }] of await lanes.laneMarks(group)) {
+    if (shard >= layout.shards || watermark?.epoch !== layout.epoch) continue;
     if (watermark.seq < layout.splitAt)
       throw new SplitWaitingError(group, shard, watermark.seq, layout.splitAt);
   }

@@ -13,7 +13,7 @@ import type { TableDefinition } from '../config';
  * - `#layout`: for a group with lanes, its layout (shard-layout.ts), which never expires; it sorts
  *   right after `#head`, so a subscribe reads both in one Query;
  * - `w#<shard, 4 digits>`: a lane's watermark, the `epoch` and `seq` of the last message it
- *   delivered.
+ *   delivered, and the `members` its shard had then among `memberShards` shards.
  *
  * and, in a partition of its own per failing stream record (the record id as `group`),
  * `#failures`: how many times the record failed (storage/failure-ledger.ts).
@@ -39,13 +39,16 @@ export const HeadAttributes = ['epoch', 'top'] as const;
 /** Digits of a message key's seq: every safe integer fits, so keys sort in seq order. */
 const SEQ_DIGITS = 16;
 
+const WATERMARK_PREFIX = 'w#';
+
 export const HistoryKeys = {
   head: '#head',
   message: (seq: number) => `m#${String(seq).padStart(SEQ_DIGITS, '0')}`,
   record: (recordId: string) => `r#${recordId}`,
   failures: '#failures',
   layout: '#layout',
-  watermark: (shard: number) => `w#${String(shard).padStart(4, '0')}`,
+  watermark: (shard: number) => `${WATERMARK_PREFIX}${String(shard).padStart(4, '0')}`,
+  watermarkPrefix: WATERMARK_PREFIX,
 } as const;
 
 /** A group's head item, as stored. */

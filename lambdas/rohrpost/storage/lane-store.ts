@@ -1,15 +1,21 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { HistorySettings } from '../environment';
 import type { GroupPosition } from '../protocol/position';
 import { epochSeconds, HistoryKeys, HistoryTable, liveHead } from './history-table';
 import { MembershipTable } from './membership-table';
-import type { ShardLayout } from './shard-layout';
+import type { ShardLayout, ShardSize } from './shard-layout';
 import { firstLayout, LAYOUT_ATTRIBUTES, layoutOf, split, splitting } from './shard-layout';
 
 /** A lane's watermark: the last message it delivered. */
 export type Watermark = GroupPosition;
+
+/** A lane's item: its watermark and its shard's size, each as far as known. */
+export interface LaneMark {
+  readonly watermark?: Watermark;
+  readonly size?: ShardSize;
+}
 
 /** What a lane reads of its group's history. */
 export interface LaneMessage {
@@ -77,12 +83,51 @@ export class LaneStore {
     return next;
   }
 
-  /** Ends a split whose members were copied: messages after the current head go by the doubled shards. */
-  async finishSplit(group: string, layout: ShardLayout): Promise<ShardLayout> {
-    return this.changeLayout(group, layout, (position) => split(layout, position.epoch, position.seq), {
-      newLanes: (next) =>
-        Array.from({ length: layout.shards }, (_, i) => ({ shard: layout.shards + i, seq: next.splitAt })),
-    });
+  /**
+   * Ends a split whose members were copied: messages after the current head go by the doubled
+   * shards. `sizes`, by shard among the doubled shards, are the members the copy counted: the
+   * new lanes start with theirs, and the others' are recorded after, so that the lanes' first
+   * run after the split goes at their shards' pace (lane-pace.ts).
+   */
+  async finishSplit(group: string, layout: ShardLayout, sizes: readonly number[]): Promise<ShardLayout> {
+    const shards = layout.shards * 2;
+    const done = await this.changeLayout(
+      group,
+      layout,
+      (position) => split(layout, position.epoch, position.seq),
+      {
+        newLanes: (next) =>
+          Array.from({ length: layout.shards }, (_, i) => ({
+            shard: layout.shards + i,
+            seq: next.splitAt,
+            size: { members: sizes[layout.shards + i]!, shards },
+          })),
+      },
+    );
+    await Promise.all(
+      Array.from({ length: layout.shards }, (_, shard) =>
+        this.recordSize(group, shard, { members: sizes[shard]!, shards }),
+      ),
+    );
+    return done;
+  }
+
+  /** Records a lane's shard size with its watermark; a lane without a watermark item is left alone. */
+  private async recordSize(group: string, shard: number, size: ShardSize): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.settings.tableName,
+          Key: this.historyKey(group, HistoryKeys.watermark(shard)),
+          UpdateExpression: 'SET #members = :members, #memberShards = :memberShards',
+          ConditionExpression: 'attribute_exists(#seq)',
+          ExpressionAttributeNames: { '#members': 'members', '#memberShards': 'memberShards', '#seq': 'seq' },
+          ExpressionAttributeValues: { ':members': size.members, ':memberShards': size.shards },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   /** A lane's watermark; `undefined` when it has delivered nothing and was not started at a seq. */
@@ -98,27 +143,74 @@ export class LaneStore {
     return { epoch: Item.epoch, seq: Item.seq };
   }
 
+  /** Every lane's item of the group, by shard, read strongly consistently: one Query. */
+  async laneMarks(group: string): Promise<Map<number, LaneMark>> {
+    const marks = new Map<number, LaneMark>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.settings.tableName,
+          KeyConditionExpression: '#group = :group AND begins_with(#key, :prefix)',
+          ExpressionAttributeNames: {
+            '#group': HistoryTable.groupAttribute,
+            '#key': HistoryTable.keyAttribute,
+          },
+          ExpressionAttributeValues: { ':group': group, ':prefix': HistoryKeys.watermarkPrefix },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const shard = Number(
+          (item[HistoryTable.keyAttribute] as string).slice(HistoryKeys.watermarkPrefix.length),
+        );
+        marks.set(shard, {
+          ...(typeof item.epoch === 'string' &&
+            typeof item.seq === 'number' && { watermark: { epoch: item.epoch, seq: item.seq } }),
+          ...(typeof item.members === 'number' &&
+            typeof item.memberShards === 'number' && {
+              size: { members: item.members, shards: item.memberShards },
+            }),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return marks;
+  }
+
   /**
    * Moves a lane's watermark to `to`, on condition that it is still `from`: only one worker
-   * runs a lane at a time (its FIFO message group), and this would catch a second one.
+   * runs a lane at a time (its FIFO message group), and this would catch a second one. `size`
+   * is the shard's, for the pace of its group's lanes (lane-pace.ts).
    */
-  async advance(group: string, shard: number, from: Watermark | undefined, to: Watermark): Promise<void> {
+  async advance(
+    group: string,
+    shard: number,
+    from: Watermark | undefined,
+    to: Watermark,
+    size?: ShardSize,
+  ): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.settings.tableName,
         Key: this.historyKey(group, HistoryKeys.watermark(shard)),
-        UpdateExpression: 'SET #epoch = :epoch, #seq = :seq, #expires = :expires',
+        UpdateExpression: `SET #epoch = :epoch, #seq = :seq, #expires = :expires${
+          size ? ', #members = :members, #memberShards = :memberShards' : ''
+        }`,
         ConditionExpression: from ? '#epoch = :fromEpoch AND #seq = :fromSeq' : 'attribute_not_exists(#seq)',
         ExpressionAttributeNames: {
           '#epoch': 'epoch',
           '#seq': 'seq',
           '#expires': HistoryTable.expiryAttribute,
+          ...(size && { '#members': 'members', '#memberShards': 'memberShards' }),
         },
         ExpressionAttributeValues: {
           ':epoch': to.epoch,
           ':seq': to.seq,
           ':expires': epochSeconds(this.now) + this.settings.positionLifetimeSeconds,
           ...(from && { ':fromEpoch': from.epoch, ':fromSeq': from.seq }),
+          ...(size && { ':members': size.members, ':memberShards': size.shards }),
         },
       }),
     );
@@ -169,7 +261,9 @@ export class LaneStore {
     group: string,
     current: ShardLayout | undefined,
     next: (head: GroupPosition) => ShardLayout,
-    { newLanes }: { newLanes: (layout: ShardLayout) => Array<{ shard: number; seq: number }> },
+    {
+      newLanes,
+    }: { newLanes: (layout: ShardLayout) => Array<{ shard: number; seq: number; size?: ShardSize }> },
   ): Promise<ShardLayout> {
     for (let attempt = 1; attempt <= HEAD_ATTEMPTS; attempt++) {
       if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt));
@@ -190,7 +284,7 @@ export class LaneStore {
                   ExpressionAttributeValues: { ':epoch': head.epoch, ':top': head.seq },
                 },
               },
-              ...newLanes(layout).map(({ shard, seq }) => ({
+              ...newLanes(layout).map(({ shard, seq, size }) => ({
                 Put: {
                   TableName: this.settings.tableName,
                   Item: {
@@ -199,6 +293,7 @@ export class LaneStore {
                     seq,
                     [HistoryTable.expiryAttribute]:
                       epochSeconds(this.now) + this.settings.positionLifetimeSeconds,
+                    ...(size && { members: size.members, memberShards: size.shards }),
                   },
                 },
               })),

@@ -42,13 +42,24 @@ export interface ShardedMembership extends MembershipStore {
   shardMembers(group: string, shard: number): AsyncIterable<string[]>;
   /** The group's layout, from its mirror in the membership table, read strongly consistently. */
   layout(group: string): Promise<ShardLayout | undefined>;
-  /** Copies the members of `shard` that belong elsewhere among `shards` to their partitions; returns how many. */
-  spread(group: string, shard: number, shards: number): Promise<number>;
+  /** Copies the members of `shard` that belong elsewhere among `shards` to their partitions; says how many. */
+  spread(group: string, shard: number, shards: number): Promise<Spread>;
 }
 
 /** Memberships outlive the longest possible connection, then DynamoDB's TTL removes them. */
 export const MEMBERSHIP_LIFETIME_SECONDS = ApiGatewayLimits.maxConnectionMs / 1000 + 60 * 60;
 const DEFAULT_FIRST_PAGE_SIZE = 100;
+const DEFAULT_SHARD_PAGE_SIZE = 1_000;
+/** What spreading a shard's members over twice the shards found. */
+export interface Spread {
+  /** Members copied to another partition, copies left by earlier splits included. */
+  readonly copied: number;
+  /** The shard's own members that stay in it among the doubled shards. */
+  readonly kept: number;
+  /** Its own members whose shard among the doubled shards is the new one, `shard + shards / 2`. */
+  readonly moved: number;
+}
+
 /** Groups whose layout a store remembers. */
 const LAYOUT_CACHE_SIZE = 10_000;
 
@@ -62,6 +73,13 @@ export interface DynamoDbMembershipStoreOptions {
   readonly firstPageSize?: number;
   /** Members per later Query page. @default as many as DynamoDB returns (1 MB of items, about 13,000) */
   readonly pageSize?: number;
+  /**
+   * Members per later Query page of a lane's shard. A lane posts while it reads, at its share
+   * of the budget, and a shard's partition can hold many more members than its own (a split
+   * leaves copies behind): pages this size keep it posting while the next page is read, where a
+   * 1 MB page would leave it idle, unable to catch up later within its burst. @default 1000
+   */
+  readonly shardPageSize?: number;
   /**
    * Whether big groups may have lanes, so that a member may be in a shard's partition: leaving
    * then also looks for it there (one Query of the connection index). @default false
@@ -178,7 +196,8 @@ export class DynamoDbMembershipStore implements ShardedMembership {
 
   async *shardMembers(group: string, shard: number): AsyncIterable<string[]> {
     checkGroupName(group);
-    for await (const page of this.pages(shardPartition(group, shard))) {
+    const pageSize = this.options.shardPageSize ?? DEFAULT_SHARD_PAGE_SIZE;
+    for await (const page of this.pages(shardPartition(group, shard), pageSize)) {
       if (page.connections.length > 0) yield page.connections;
     }
   }
@@ -196,9 +215,11 @@ export class DynamoDbMembershipStore implements ShardedMembership {
     return layout;
   }
 
-  async spread(group: string, shard: number, shards: number): Promise<number> {
+  async spread(group: string, shard: number, shards: number): Promise<Spread> {
     const now = Math.floor(this.now() / 1000);
     let copied = 0;
+    let kept = 0;
+    let moved = 0;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.client.send(
@@ -217,7 +238,11 @@ export class DynamoDbMembershipStore implements ShardedMembership {
       );
       const moving = (page.Items ?? []).filter((item) => {
         const connectionId = item[MembershipTable.connectionAttribute] as string;
-        return connectionId !== MembershipTable.layoutKey && shardOf(connectionId, shards) !== shard;
+        if (connectionId === MembershipTable.layoutKey) return false;
+        const to = shardOf(connectionId, shards);
+        if (to === shard) kept++;
+        else if (to === shard + shards / 2) moved++;
+        return to !== shard;
       });
       await batchWrite(
         this.client,
@@ -237,11 +262,11 @@ export class DynamoDbMembershipStore implements ShardedMembership {
       copied += moving.length;
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return copied;
+    return { copied, kept, moved };
   }
 
   /** A partition's live members, a Query page at a time, and in a group's own partition its layout. */
-  private async *pages(partition: string): AsyncIterable<Page> {
+  private async *pages(partition: string, pageSize = this.options.pageSize): AsyncIterable<Page> {
     let startKey: Record<string, unknown> | undefined;
     let limit: number | undefined = this.options.firstPageSize ?? DEFAULT_FIRST_PAGE_SIZE;
     do {
@@ -262,7 +287,7 @@ export class DynamoDbMembershipStore implements ShardedMembership {
           Limit: limit,
         }),
       );
-      limit = this.options.pageSize;
+      limit = pageSize;
       const items = page.Items ?? [];
       const layoutItem = items[0]?.[MembershipTable.connectionAttribute] === MembershipTable.layoutKey;
       yield {

@@ -32,6 +32,12 @@ export interface ShardLayout {
   readonly version: number;
 }
 
+/** How many members a lane's shard had at its last run, among how many shards. */
+export interface ShardSize {
+  readonly members: number;
+  readonly shards: number;
+}
+
 /** Separates a group's name from its shard number; group names may not contain control characters. */
 export const SHARD_SEPARATOR = '\u001f';
 
