@@ -35,7 +35,7 @@ import { silentReporter, startSandbox } from '../sandbox/sandbox';
 import { phase, runBenchmark, startPhase } from './deadline';
 import { useLambdaEnvironment } from './local-aws';
 import { isGone } from './gone-members';
-import type { EndpointReport } from './quota-endpoint';
+import type { EndpointReport, ReportRequest } from './quota-endpoint';
 import { formatNumber, median, printTable } from './stats';
 
 const BIG = 'notes-all';
@@ -155,7 +155,8 @@ class Endpoint {
   }
 
   report(group: string, members: readonly string[], seqs: readonly number[]): Promise<EndpointReport> {
-    return this.call('report', { group, members, seqs }) as Promise<EndpointReport>;
+    const request: ReportRequest = { group, members, seqs, shards: SHARDS };
+    return this.call('report', request) as Promise<EndpointReport>;
   }
 
   stop(): void {
@@ -340,6 +341,8 @@ async function delivered(
 }
 
 interface BigResult {
+  /** Epoch ms of the change's write. */
+  readonly writtenAt: number;
   readonly seconds: number | undefined;
   /** From the write to the first post. */
   readonly firstPostSeconds?: number;
@@ -359,13 +362,14 @@ async function oneChange(
   try {
     const report = await delivered(endpoint, BIG, run.members, [seq], deadlineMs);
     return {
+      writtenAt,
       seconds: (report.lastDeliveredAt[seq]! - writtenAt) / 1000,
       firstPostSeconds: (report.firstDeliveredAt[seq]! - writtenAt) / 1000,
       report,
     };
   } catch (error) {
     progress((error as Error).message);
-    return { seconds: undefined, report: undefined, note: (error as Error).message };
+    return { writtenAt, seconds: undefined, report: undefined, note: (error as Error).message };
   }
 }
 
@@ -405,6 +409,13 @@ const ofIdeal = (value: number | undefined, ideal: number) =>
   value === undefined ? seconds(value) : `${seconds(value)} (${formatNumber(value / ideal, 2)}x the ideal)`;
 const rateOverTime = (perSecond: readonly number[]) =>
   perSecond.map((count) => formatNumber(count)).join(' ');
+const laneSpans = (lanes: NonNullable<EndpointReport['lanes']>, since: number) =>
+  lanes
+    .map(
+      ({ first, last, posts }) =>
+        `${formatNumber((first - since) / 1000, 2)}-${formatNumber((last - since) / 1000, 2)} (${formatNumber(posts)})`,
+    )
+    .join(', ');
 
 async function benchScale(scale: Scale, dynamodb: string, endpoint: Endpoint): Promise<void> {
   const burst = scale.rate / 2;
@@ -514,6 +525,11 @@ async function benchScale(scale: Scale, dynamodb: string, endpoint: Endpoint): P
     ],
     ['one invocation: the write to the first post', seconds(inlineOne.firstPostSeconds)],
     ['lanes: posts delivered each second', one.report ? rateOverTime(one.report.perSecond) : '-'],
+    [
+      "lanes, warm: each lane's first and last post, s after the write (posts)",
+      one.report?.lanes ? laneSpans(one.report.lanes, one.writtenAt) : '-',
+    ],
+    ['lanes, cold: the same', cold.report?.lanes ? laneSpans(cold.report.lanes, cold.writtenAt) : '-'],
     ['one invocation: posts each second', inlineOne.report ? rateOverTime(inlineOne.report.perSecond) : '-'],
   ]);
   printTable(`${CHANGES_IN_A_ROW} changes in a row to ${formatNumber(scale.members)} members (lanes)`, [
@@ -548,9 +564,10 @@ function printCost(
   const laneMessages = metrics.LaneMessagesSent?.sum ?? 0;
   const delivered = scale.members * bigChanges;
   const membersPerShard = scale.members / SHARDS;
-  // Per lane run: the layout and the watermark (2 reads), the messages (1), the shard's members
-  // (about 100 bytes each, 4 KB per read unit); a watermark write per message.
-  const reads = runs * (3 + Math.ceil((membersPerShard * 100) / 4096));
+  // Per lane run: the head, the layout, the group's lane items (one Query, under 4 KB for these
+  // shards) and the messages (a read unit each), the shard's members (about 100 bytes each,
+  // 4 KB per read unit); a watermark write per message.
+  const reads = runs * (4 + Math.ceil((membersPerShard * 100) / 4096));
   const writes = laneMessages;
   const laneCost =
     (invocations.laneMs / 1000) * LANE_MEMORY_GB * PRICES.lambdaGbSecond +

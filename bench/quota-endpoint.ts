@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TokenBucket } from '../sandbox/request-quota';
+import { shardOf } from '../lambdas/rohrpost/storage/shard-layout';
 import { isGone } from './gone-members';
 
 interface Settings {
@@ -31,6 +32,8 @@ export interface ReportRequest {
   readonly group: string;
   readonly members: readonly string[];
   readonly seqs: readonly number[];
+  /** With it, `lanes` says when each of this many shards' members got their first and last post. */
+  readonly shards?: number;
 }
 
 /** The answer to a report request (bench/large-group.ts reads it). */
@@ -52,13 +55,21 @@ export interface EndpointReport {
   readonly outOfOrder: number;
   /** Posts of a seq a member had already received (a retry). */
   readonly duplicates: number;
+  /** By shard, when `shards` was asked for: epoch ms of its members' first and last delivered post, and how many. */
+  readonly lanes?: ReadonlyArray<{ readonly first: number; readonly last: number; readonly posts: number }>;
 }
 
 let settings: Settings = { rate: 10_000, burst: 5_000, p50Ms: 20, p99Ms: 150, goneEvery: 100, stalled: [] };
 let bucket = new TokenBucket(settings);
 let stalled = new Set<string>();
-/** By group, then member: the seqs received, in order. */
-let received = new Map<string, Map<string, number[]>>();
+/** What a member received: the seqs, in order, and when each was (epoch ms). */
+interface Received {
+  readonly seqs: number[];
+  readonly at: number[];
+}
+
+/** By group, then member. */
+let received = new Map<string, Map<string, Received>>();
 let counts = { requests: 0, delivered: 0, throttled: 0, gone: 0 };
 let perSecond: number[] = [];
 let firstRequestAt: number | undefined;
@@ -106,10 +117,11 @@ function post(connectionId: string, body: string, response: ServerResponse): voi
     const { group = '', seq = 0 } =
       (JSON.parse(body) as { data?: { group?: string; seq?: number } }).data ?? {};
     let members = received.get(group);
-    if (!members) received.set(group, (members = new Map<string, number[]>()));
-    const list = members.get(connectionId) ?? [];
-    list.push(seq);
-    members.set(connectionId, list);
+    if (!members) received.set(group, (members = new Map<string, Received>()));
+    const got = members.get(connectionId) ?? { seqs: [], at: [] };
+    got.seqs.push(seq);
+    got.at.push(at);
+    members.set(connectionId, got);
     counts.delivered++;
     const second = Math.floor((at - firstRequestAt!) / 1000);
     perSecond[second] = (perSecond[second] ?? 0) + 1;
@@ -120,14 +132,24 @@ function post(connectionId: string, body: string, response: ServerResponse): voi
   }, latency());
 }
 
-function report({ group, members, seqs }: ReportRequest): EndpointReport {
-  const inGroup = received.get(group) ?? new Map<string, number[]>();
+function report({ group, members, seqs, shards }: ReportRequest): EndpointReport {
+  const inGroup = received.get(group) ?? new Map<string, Received>();
   let complete = 0;
   let outOfOrder = 0;
   let duplicates = 0;
   const wanted = new Set(seqs);
+  const lanes = shards
+    ? Array.from({ length: shards }, () => ({ first: Infinity, last: 0, posts: 0 }))
+    : undefined;
   for (const member of members) {
-    const got = (inGroup.get(member) ?? []).filter((seq) => wanted.has(seq));
+    const times = inGroup.get(member);
+    if (lanes && times?.at.length) {
+      const lane = lanes[shardOf(member, shards!)]!;
+      lane.first = Math.min(lane.first, times.at[0]!);
+      lane.last = Math.max(lane.last, times.at.at(-1)!);
+      lane.posts += times.at.length;
+    }
+    const got = (times?.seqs ?? []).filter((seq) => wanted.has(seq));
     const unique = got.filter((seq, i) => got.indexOf(seq) === i);
     duplicates += got.length - unique.length;
     if (got.some((seq, i) => i > 0 && seq < got[i - 1]!)) outOfOrder++;
@@ -147,6 +169,7 @@ function report({ group, members, seqs }: ReportRequest): EndpointReport {
     incomplete: members.length - complete,
     outOfOrder,
     duplicates,
+    ...(lanes && { lanes }),
   };
 }
 
