@@ -411,9 +411,10 @@ const rateOverTime = (perSecond: readonly number[]) =>
   perSecond.map((count) => formatNumber(count)).join(' ');
 const laneSpans = (lanes: NonNullable<EndpointReport['lanes']>, since: number) =>
   lanes
-    .map(
-      ({ first, last, posts }) =>
-        `${formatNumber((first - since) / 1000, 2)}-${formatNumber((last - since) / 1000, 2)} (${formatNumber(posts)})`,
+    .map(({ first, last, posts }) =>
+      posts === 0
+        ? 'no posts'
+        : `${formatNumber((first - since) / 1000, 2)}-${formatNumber((last - since) / 1000, 2)} (${formatNumber(posts)})`,
     )
     .join(', ');
 

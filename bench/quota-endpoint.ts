@@ -169,7 +169,7 @@ function report({ group, members, seqs, shards }: ReportRequest): EndpointReport
     incomplete: members.length - complete,
     outOfOrder,
     duplicates,
-    ...(lanes && { lanes }),
+    ...(lanes && { lanes: lanes.map((lane) => (lane.posts > 0 ? lane : { first: 0, last: 0, posts: 0 })) }),
   };
 }
 

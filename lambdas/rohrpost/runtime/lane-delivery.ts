@@ -278,12 +278,12 @@ async function deliver(
     }
   } catch (error) {
     // The run fails and is retried: its posts under way end first, so that none overtakes the retry's.
-    await Promise.all(sending);
+    await Promise.allSettled(sending);
     throw error;
   }
   progress.counted({ members: own, shards: layout.shards });
   await counted(own);
-  await Promise.all(sending);
+  await Promise.allSettled(sending);
   await progress.settled();
   return { leftBehind, ...(leftBehindFor && { leftBehindFor }) };
 }

@@ -54,8 +54,22 @@ export async function splitShards(request: SplitRequest, options: ShardSplitterO
   const spreads = await Promise.all(
     Array.from({ length: layout.shards }, (_, shard) => membership.spread(request.group, shard, to)),
   );
-  const sizes = [...spreads.map((spread) => spread.kept), ...spreads.map((spread) => spread.moved)];
-  const done = await lanes.finishSplit(request.group, layout, sizes);
+  const done = await lanes.finishSplit(
+    request.group,
+    layout,
+    spreads.map((spread) => spread.moved),
+  );
+  // The lanes the split came from go at their new shard's pace from their next run on; a size
+  // not recorded costs only that (the run after records it).
+  await Promise.all(
+    spreads.map(async ({ kept }, shard) => {
+      try {
+        await lanes.recordSize(request.group, shard, { members: kept, shards: done.shards });
+      } catch (error) {
+        logger.warn("Could not record a shard's size after a split", { group: request.group, shard, error });
+      }
+    }),
+  );
   logger.info('Split a group', {
     group: request.group,
     shards: done.shards,

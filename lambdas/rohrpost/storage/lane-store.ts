@@ -85,35 +85,23 @@ export class LaneStore {
 
   /**
    * Ends a split whose members were copied: messages after the current head go by the doubled
-   * shards. `sizes`, by shard among the doubled shards, are the members the copy counted: the
-   * new lanes start with theirs, and the others' are recorded after, so that the lanes' first
-   * run after the split goes at their shards' pace (lane-pace.ts).
+   * shards. The new lanes start with `sizes`, by new lane, the members the copy counted for them,
+   * so that their first run goes at their shard's pace (lane-pace.ts).
    */
   async finishSplit(group: string, layout: ShardLayout, sizes: readonly number[]): Promise<ShardLayout> {
     const shards = layout.shards * 2;
-    const done = await this.changeLayout(
-      group,
-      layout,
-      (position) => split(layout, position.epoch, position.seq),
-      {
-        newLanes: (next) =>
-          Array.from({ length: layout.shards }, (_, i) => ({
-            shard: layout.shards + i,
-            seq: next.splitAt,
-            size: { members: sizes[layout.shards + i]!, shards },
-          })),
-      },
-    );
-    await Promise.all(
-      Array.from({ length: layout.shards }, (_, shard) =>
-        this.recordSize(group, shard, { members: sizes[shard]!, shards }),
-      ),
-    );
-    return done;
+    return this.changeLayout(group, layout, (position) => split(layout, position.epoch, position.seq), {
+      newLanes: (next) =>
+        Array.from({ length: layout.shards }, (_, i) => ({
+          shard: layout.shards + i,
+          seq: next.splitAt,
+          size: { members: sizes[i]!, shards },
+        })),
+    });
   }
 
   /** Records a lane's shard size with its watermark; a lane without a watermark item is left alone. */
-  private async recordSize(group: string, shard: number, size: ShardSize): Promise<void> {
+  async recordSize(group: string, shard: number, size: ShardSize): Promise<void> {
     try {
       await this.client.send(
         new UpdateCommand({
