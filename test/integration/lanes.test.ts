@@ -119,6 +119,15 @@ describe('lanes of big groups', () => {
     return positions;
   }
 
+  /** A group given lanes after `placed` messages, with `members` joined: its name and layout. */
+  async function groupWithLanes(members: readonly string[], placed = 1) {
+    const name = group();
+    await place(name, placed);
+    const layout = await lanes().createLanes(name);
+    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+    return { name, layout };
+  }
+
   function laneOptions(
     connections: Connections,
     overrides: Partial<LaneDeliveryOptions> = {},
@@ -174,11 +183,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a lane sends every message after its watermark to its members, each in seq order, then moves the watermark', async () => {
-    const name = group();
     const members = connectionIds(120);
-    await place(name, 2);
-    await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id)));
+    const { name } = await groupWithLanes(members, 2);
     const positions = await place(name, 5);
     const connections = new RecordingConnections();
     const wake = { kind: 'deliver' as const, group: name, shard: 0, ...positions.at(-1)! };
@@ -195,11 +201,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a lane posts to the first page of members while it reads the next; the watermark moves once all are counted', async () => {
-    const name = group();
     const members = connectionIds(30);
-    await place(name, 1);
-    await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id)));
+    const { name } = await groupWithLanes(members);
     const [position] = await place(name, 1);
     const events: string[] = [];
     const connections = new RecordingConnections();
@@ -233,11 +236,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a failing member is left behind for the run, a gone one removed from its groups; the others get everything', async () => {
-    const name = group();
     const [failing, gone, ...others] = connectionIds(12);
-    await place(name, 1);
-    await lanes().createLanes(name);
-    await Promise.all([failing!, gone!, ...others].map((id) => membership().join(name, id)));
+    const { name } = await groupWithLanes([failing!, gone!, ...others]);
     await membership().join('other-group', gone!);
     const positions = await place(name, 3);
     const connections = new RecordingConnections();
@@ -258,11 +258,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a split copies each member to its new shard once; every member is found exactly once, and leaving leaves every copy', async () => {
-    const name = group();
     const members = connectionIds(400);
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+    const { name, layout } = await groupWithLanes(members);
     await splitShards(
       { kind: 'split', group: name, version: layout.version },
       laneOptions(new RecordingConnections()),
@@ -298,11 +295,8 @@ describe('lanes of big groups', () => {
   });
 
   test("a split records each shard's members with its lane, each run records them again, and a larger shard's lane goes faster in proportion", async () => {
-    const name = group();
     const members = connectionIds(400);
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+    const { name, layout } = await groupWithLanes(members);
 
     /** A pacer that lets everything through and remembers what each post cost. */
     class CostRecordingPacer extends Pacer {
@@ -360,11 +354,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a lane made by a split waits for the lane it came from, and a second split for both lanes to catch up', async () => {
-    const name = group();
     const members = connectionIds(60);
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+    const { name, layout } = await groupWithLanes(members);
     const before = await place(name, 2);
     await splitShards(
       { kind: 'split', group: name, version: layout.version },
@@ -498,11 +489,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a throttled post is paced and tried again, the pace halved; the member is not left behind', async () => {
-    const name = group();
     const members = connectionIds(10);
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all(members.map((id) => membership().join(name, id, layout)));
+    const { name } = await groupWithLanes(members);
     const positions = await place(name, 2);
     const connections = new RecordingConnections();
     let throttle = 5;
@@ -537,11 +525,8 @@ describe('lanes of big groups', () => {
   });
 
   test('a member that never answers is left behind after the retries; the others and the watermark move on', async () => {
-    const name = group();
     const [stalled, ...others] = connectionIds(20);
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all([stalled!, ...others].map((id) => membership().join(name, id, layout)));
+    const { name } = await groupWithLanes([stalled!, ...others]);
     const positions = await place(name, 2);
     const received = new Map<string, number>();
     let stalledRequests = 0;
@@ -579,10 +564,7 @@ describe('lanes of big groups', () => {
   });
 
   test('a shard over its size asks for a split once per layout', async () => {
-    const name = group();
-    await place(name, 1);
-    const layout = await lanes().createLanes(name);
-    await Promise.all(connectionIds(30).map((id) => membership().join(name, id, layout)));
+    const { name } = await groupWithLanes(connectionIds(30));
     const [position] = await place(name, 1);
     const queue = new RecordingQueue();
     await runLane(

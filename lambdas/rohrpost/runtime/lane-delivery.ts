@@ -126,7 +126,7 @@ export async function runLane(wake: LaneWake, options: LaneDeliveryOptions): Pro
     {
       watermark,
       pace: paceFromMarks(wake.shard, layout.shards, marks),
-      counted: (own) => splitWhenFull(wake, layout, own, options),
+      whenCounted: (own) => splitWhenFull(wake, layout, own, options),
     },
     options,
     posts,
@@ -196,7 +196,7 @@ interface LaneStart {
   /** The factor on the lane's pace (lane-pace.ts). */
   readonly pace: number;
   /** Called with the shard's own members once all are read, while the posts go on. */
-  readonly counted: (own: number) => Promise<void>;
+  readonly whenCounted: (own: number) => Promise<void>;
 }
 
 /**
@@ -208,7 +208,7 @@ async function deliver(
   wake: LaneWake,
   layout: ShardLayout,
   messages: readonly LaneMessage[],
-  { watermark, pace, counted }: LaneStart,
+  { watermark, pace, whenCounted }: LaneStart,
   options: LaneDeliveryOptions,
   posts: PostTally,
 ): Promise<{ leftBehind: number; leftBehindFor?: string }> {
@@ -282,7 +282,7 @@ async function deliver(
     throw error;
   }
   progress.counted({ members: own, shards: layout.shards });
-  await counted(own);
+  await whenCounted(own);
   await Promise.allSettled(sending);
   await progress.settled();
   return { leftBehind, ...(leftBehindFor && { leftBehindFor }) };

@@ -6,6 +6,7 @@ import type { HistorySettings } from '../environment';
 import type { GroupPosition } from '../protocol/position';
 import { newEpoch } from '../protocol/position';
 import type { Head } from './history-table';
+import { historyItems } from './history-query';
 import { epochSeconds, HistoryKeys, HistoryTable, liveHead } from './history-table';
 import type { ShardLayout } from './shard-layout';
 import { layoutOf } from './shard-layout';
@@ -128,37 +129,20 @@ export class DynamoDbGroupHistory implements GroupHistory {
     if (missed === 0) return { ...state, messages: [] };
     const messages: string[] = [];
     const now = epochSeconds(this.now);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.settings.tableName,
-          KeyConditionExpression: '#group = :group AND #key BETWEEN :from AND :to',
-          ExpressionAttributeNames: {
-            '#group': HistoryTable.groupAttribute,
-            '#key': HistoryTable.keyAttribute,
-          },
-          ExpressionAttributeValues: {
-            ':group': group,
-            ':from': HistoryKeys.message(since.seq + 1),
-            ':to': HistoryKeys.message(position.seq),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const expected = since.seq + messages.length + 1;
-        const usable =
-          item.epoch === position.epoch &&
-          item.seq === expected &&
-          typeof item.payload === 'string' &&
-          (item[HistoryTable.expiryAttribute] as number) > now;
-        if (!usable) return state;
-        messages.push(item.payload as string);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = historyItems(this.client, this.settings.tableName, group, '#key BETWEEN :from AND :to', {
+      ':from': HistoryKeys.message(since.seq + 1),
+      ':to': HistoryKeys.message(position.seq),
+    });
+    for await (const item of items) {
+      const expected = since.seq + messages.length + 1;
+      const usable =
+        item.epoch === position.epoch &&
+        item.seq === expected &&
+        typeof item.payload === 'string' &&
+        (item[HistoryTable.expiryAttribute] as number) > now;
+      if (!usable) return state;
+      messages.push(item.payload as string);
+    }
     return messages.length === missed ? { ...state, messages } : state;
   }
 

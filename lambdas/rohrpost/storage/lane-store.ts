@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { HistorySettings } from '../environment';
 import type { GroupPosition } from '../protocol/position';
+import { historyItems } from './history-query';
 import { epochSeconds, HistoryKeys, HistoryTable, liveHead } from './history-table';
 import { MembershipTable } from './membership-table';
 import type { ShardLayout, ShardSize } from './shard-layout';
@@ -134,36 +135,22 @@ export class LaneStore {
   /** Every lane's item of the group, by shard, read strongly consistently: one Query. */
   async laneMarks(group: string): Promise<Map<number, LaneMark>> {
     const marks = new Map<number, LaneMark>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.settings.tableName,
-          KeyConditionExpression: '#group = :group AND begins_with(#key, :prefix)',
-          ExpressionAttributeNames: {
-            '#group': HistoryTable.groupAttribute,
-            '#key': HistoryTable.keyAttribute,
-          },
-          ExpressionAttributeValues: { ':group': group, ':prefix': HistoryKeys.watermarkPrefix },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
+    const items = historyItems(this.client, this.settings.tableName, group, 'begins_with(#key, :prefix)', {
+      ':prefix': HistoryKeys.watermarkPrefix,
+    });
+    for await (const item of items) {
+      const shard = Number(
+        (item[HistoryTable.keyAttribute] as string).slice(HistoryKeys.watermarkPrefix.length),
       );
-      for (const item of page.Items ?? []) {
-        const shard = Number(
-          (item[HistoryTable.keyAttribute] as string).slice(HistoryKeys.watermarkPrefix.length),
-        );
-        marks.set(shard, {
-          ...(typeof item.epoch === 'string' &&
-            typeof item.seq === 'number' && { watermark: { epoch: item.epoch, seq: item.seq } }),
-          ...(typeof item.members === 'number' &&
-            typeof item.memberShards === 'number' && {
-              size: { members: item.members, shards: item.memberShards },
-            }),
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+      marks.set(shard, {
+        ...(typeof item.epoch === 'string' &&
+          typeof item.seq === 'number' && { watermark: { epoch: item.epoch, seq: item.seq } }),
+        ...(typeof item.members === 'number' &&
+          typeof item.memberShards === 'number' && {
+            size: { members: item.members, shards: item.memberShards },
+          }),
+      });
+    }
     return marks;
   }
 
@@ -208,35 +195,18 @@ export class LaneStore {
   async messages(group: string, epoch: string, from: number, to: number): Promise<LaneMessage[]> {
     const messages: LaneMessage[] = [];
     const now = epochSeconds(this.now);
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.settings.tableName,
-          KeyConditionExpression: '#group = :group AND #key BETWEEN :from AND :to',
-          ExpressionAttributeNames: {
-            '#group': HistoryTable.groupAttribute,
-            '#key': HistoryTable.keyAttribute,
-          },
-          ExpressionAttributeValues: {
-            ':group': group,
-            ':from': HistoryKeys.message(from),
-            ':to': HistoryKeys.message(to),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const usable =
-          item.epoch === epoch &&
-          typeof item.seq === 'number' &&
-          typeof item.payload === 'string' &&
-          (item[HistoryTable.expiryAttribute] as number) > now;
-        if (usable) messages.push({ seq: item.seq as number, payload: item.payload as string });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = historyItems(this.client, this.settings.tableName, group, '#key BETWEEN :from AND :to', {
+      ':from': HistoryKeys.message(from),
+      ':to': HistoryKeys.message(to),
+    });
+    for await (const item of items) {
+      const usable =
+        item.epoch === epoch &&
+        typeof item.seq === 'number' &&
+        typeof item.payload === 'string' &&
+        (item[HistoryTable.expiryAttribute] as number) > now;
+      if (usable) messages.push({ seq: item.seq as number, payload: item.payload as string });
+    }
     return messages;
   }
 
